@@ -1,0 +1,114 @@
+"""Label maps: label names <-> ids <-> verbalizer words, and BIO tag sets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ptrun.errors import PtrunError
+
+BIO_PREFIXES = ("B-", "I-", "E-", "S-", "L-", "U-")
+
+
+@dataclass
+class LabelMap:
+    """The labels of a task in id order, with optional verbalizer words for each label.
+
+    ``kind`` is ``"classes"`` for classification or ``"tags"`` for sequence tagging, where the
+    labels are tags such as ``B-PER`` and :attr:`entity_types` lists the types they mark.
+    ``aliases`` maps other spellings found in data (``"1"``, ``"pos"``) to label names.
+    """
+
+    labels: list[str]
+    words: dict[str, str] = field(default_factory=dict)
+    kind: str = "classes"
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if len(set(self.labels)) != len(self.labels):
+            raise PtrunError(f"label map has duplicate labels: {self.labels}")
+        unknown = set(self.words) - set(self.labels)
+        if unknown:
+            raise PtrunError(
+                f"label words given for unknown label(s) {sorted(unknown)}; labels are {self.labels}",
+                hint="Fix the template's answer_choices so its keys are the task's labels.",
+            )
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.labels))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __contains__(self, label) -> bool:
+        return label in self.label2id or str(label) in self.aliases
+
+    def canonical(self, label) -> str | None:
+        """The label name for ``label`` (a name, an alias or an id spelled as text), or None."""
+        label = str(label)
+        if label in self.label2id:
+            return label
+        return self.aliases.get(label)
+
+    def word(self, label: str) -> str:
+        return self.words.get(label, label)
+
+    @property
+    def entity_types(self) -> list[str]:
+        types = {label[2:] for label in self.labels if label.startswith(BIO_PREFIXES)}
+        return sorted(types)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "labels": self.labels, "words": self.words, "aliases": self.aliases}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LabelMap":
+        return cls(
+            labels=list(data["labels"]),
+            words=dict(data.get("words") or {}),
+            kind=data.get("kind", "classes"),
+            aliases=dict(data.get("aliases") or {}),
+        )
+
+    def save(self, path) -> None:
+        from ptrun.rundir import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "LabelMap":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def for_classes(cls, labels, answer_choices: dict | None = None) -> "LabelMap":
+        """Classification labels; numeric data labels become aliases of the named ones.
+
+        With answer choices ``{negative: terrible, positive: great}`` and data labels ``0, 1``,
+        labels are the answer-choice keys in order and ``0 -> negative, 1 -> positive``.
+        """
+        labels = [str(label) for label in labels]
+        words = {str(k): str(v) for k, v in (answer_choices or {}).items()}
+        if words and set(labels) <= set(str(i) for i in range(len(words))) and not set(labels) & set(words):
+            names = list(words)
+            return cls(labels=names, words=words, aliases={str(i): name for i, name in enumerate(names)})
+        if words:
+            names = list(words) + [label for label in labels if label not in words]
+            return cls(labels=names, words=words)
+        return cls(labels=labels)
+
+    @classmethod
+    def for_tags(cls, tags) -> "LabelMap":
+        """A tag set with ``O`` first, then tags grouped by entity type."""
+        tags = set(tags)
+        tags.discard("O")
+
+        def order(tag: str):
+            return (tag[2:], tag[:2]) if tag.startswith(BIO_PREFIXES) else (tag, "")
+
+        return cls(labels=["O", *sorted(tags, key=order)], kind="tags")

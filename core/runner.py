@@ -1,0 +1,341 @@
+"""Running a task end to end: data -> template -> model -> train -> predict -> run folder."""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
+
+from ptrun import metrics as metrics_mod
+from ptrun import models, registry, rundir
+from ptrun import plugin_manager as plugins
+from ptrun.errors import PtrunError, TemplateError
+from ptrun.labels import LabelMap
+from ptrun.prompts import Prompt, load_prompt
+
+CORE_VARIABLES = {
+    "labels": "the task's labels in id order",
+    "label_words": "the verbalizer word of each label, in id order",
+    "task": "the task's name",
+}
+SPLITS = ("train", "validation", "test")
+EVAL_SPLITS = ("validation", "test")
+
+
+@dataclass
+class RunConfig:
+    task: str
+    data: str | None = None
+    train: str | None = None
+    validation: str | None = None
+    test: str | None = None
+    predict: str | None = None
+    format: str | None = None
+    model: str | None = None
+    template: str | None = None
+    template_dirs: tuple = ()
+    epochs: float | None = None
+    lr: float | None = None
+    batch_size: int = 16
+    max_length: int = 128
+    seed: int = 42
+    output_dir: str | None = None
+    limit_train: int | None = None
+    limit_eval: int | None = None
+    eval_only: bool = False
+    overwrite: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def echo(message: str = "") -> None:
+    click.echo(message, err=True)
+
+
+def _library_versions() -> dict:
+    import importlib.metadata as md
+
+    versions = {"python": platform.python_version()}
+    for dist in ("ptrun", "torch", "transformers", "accelerate", "jinja2", "pluggy", "seqeval"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return versions
+
+
+# --------------------------------------------------------------------------- template
+
+
+def resolve_prompt(task, cfg: RunConfig, resolved: models.ResolvedModel) -> Prompt | None:
+    dirs = list(cfg.template_dirs)
+    ref = cfg.template
+    if resolved.run_dir is not None:
+        dirs.insert(0, str(resolved.run_dir / "templates"))
+        if ref is None:
+            ref = resolved.run_config.get("template")
+            if ref is None:
+                return None
+    if ref is None:
+        ref = task.default_template
+    if ref is None or ref == "none":
+        return None
+    prompt = load_prompt(ref, dirs)
+    check_prompt_for_task(prompt, task)
+    if prompt.model_kinds and resolved.kind not in prompt.model_kinds:
+        raise TemplateError(
+            f"this template is for {', '.join(prompt.model_kinds)} models, but --model "
+            f"{resolved.name} is a {resolved.kind}",
+            path=prompt.path,
+            hint="Pick a template made for this kind of model (`ptrun templates`).",
+        )
+    return prompt
+
+
+def check_prompt_for_task(prompt: Prompt, task) -> None:
+    """Raise TemplateError when the template reads a variable the task does not provide."""
+    allowed = set(task.variables) | set(CORE_VARIABLES)
+    unknown = {n: line for n, line in prompt.variables().items() if n not in allowed}
+    if unknown:
+        name, line = next(iter(sorted(unknown.items(), key=lambda kv: kv[1])))
+        raise TemplateError(
+            f"undefined variable(s) {', '.join(sorted(unknown))}: task '{task.name}' provides "
+            f"{', '.join(sorted(allowed))}",
+            path=prompt.path,
+            line=line,
+            hint="Fix the variable name in the template.",
+        )
+    task.check_prompt(prompt)
+
+
+def render_context(task, example, label_map: LabelMap | None) -> dict:
+    ctx = task.context(example, label_map)
+    for _plugin, extra in plugins.call_each("ptrun_render_context", task=task, example=example):
+        ctx.update(extra)
+    if label_map is not None:
+        ctx.setdefault("labels", list(label_map.labels))
+        ctx.setdefault("label_words", [label_map.word(l) for l in label_map.labels])
+    ctx.setdefault("task", task.name)
+    return ctx
+
+
+def render_all(task, prompt: Prompt | None, examples, label_map) -> list:
+    if prompt is None:
+        return [None] * len(examples)
+    out = []
+    for ex in examples:
+        try:
+            out.append(prompt.render(render_context(task, ex, label_map), target=ex.labeled))
+        except TemplateError as exc:
+            where = f" (while rendering example {ex.id} from {ex.path}:{ex.line})" if ex.path else ""
+            raise TemplateError(exc.message + where, path=exc.path, line=exc.line, hint=exc.hint) from None
+    return out
+
+
+# --------------------------------------------------------------------------- data
+
+
+def resolve_splits(task, cfg: RunConfig) -> dict[str, Path]:
+    from ptrun.data import find_splits
+
+    explicit = {s: getattr(cfg, s) for s in SPLITS if getattr(cfg, s)}
+    if cfg.data:
+        splits = find_splits(cfg.data, task.extensions)
+        splits.update({s: Path(p) for s, p in explicit.items()})
+        return splits
+    if explicit:
+        return {s: Path(p) for s, p in explicit.items()}
+    if cfg.predict:
+        return {}
+    demo = task.demo_data()
+    if demo is None:
+        raise PtrunError(
+            f"No data given and task '{task.name}' ships no demo data.",
+            hint="Pass --data DIR or --train/--validation/--test files.",
+        )
+    echo(f"No data given: using the demo data shipped with task '{task.name}' ({demo}).")
+    return find_splits(demo, task.extensions)
+
+
+def read_splits(task, cfg: RunConfig, paths: dict[str, Path]) -> dict[str, list]:
+    examples = {}
+    for split, path in paths.items():
+        items = task.read(path, cfg.format)
+        limit = cfg.limit_train if split == "train" else cfg.limit_eval
+        if limit is not None:
+            items = items[:limit]
+        examples[split] = items
+    return examples
+
+
+def build_label_map(task, prompt, examples: dict, run_dir: Path | None = None) -> LabelMap:
+    if run_dir is not None and (run_dir / "label_map.json").is_file():
+        return LabelMap.load(run_dir / "label_map.json")
+    source = examples.get("train")
+    if source is None:
+        # Evaluating a model that ptrun did not train: the labels come from the eval data.
+        source = [ex for split in EVAL_SPLITS for ex in examples.get(split, [])]
+    labels = sorted({label for ex in source for label in task.labels_of(ex)})
+    label_map = plugins.pm.hook.ptrun_label_map(task=task, labels=labels, prompt=prompt)
+    if label_map is None:
+        choices = prompt.answer_choices if prompt is not None else None
+        if isinstance(choices, list):
+            choices = dict(zip(task.labels or labels, choices))
+        label_map = LabelMap.for_classes(labels, choices)
+    return label_map
+
+
+def check_labels(task, examples: dict, label_map: LabelMap) -> None:
+    for split, items in examples.items():
+        for ex in items:
+            for label in task.labels_of(ex):
+                if label_map.canonical(label) is None:
+                    raise ex.error(
+                        f"label '{label}' is not in the label map ({', '.join(label_map.labels)})",
+                        hint="Fix the label, or train on data that contains it"
+                        + (" (the label map comes from the model's run folder)." if split != "train" else "."),
+                    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def set_seed(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run(cfg: RunConfig) -> Path:
+    """Run ``cfg`` and return the run folder."""
+    task = registry.get_task(cfg.task)
+    for info in plugins.load_errors():
+        echo(f"warning: plugin '{info.name}' is broken and was skipped: {info.error} (see `ptrun plugins`)")
+    cfg.epochs = cfg.epochs if cfg.epochs is not None else getattr(task, "default_epochs", 3.0)
+    cfg.lr = cfg.lr if cfg.lr is not None else getattr(task, "default_lr", 5e-5)
+
+    resolved = models.resolve(cfg.model or task.default_model)
+    if resolved.kind not in task.model_kinds:
+        raise PtrunError(
+            f"Task '{task.name}' cannot use {resolved.kind} models yet (--model {resolved.name}).",
+            hint=f"Use a model of kind: {', '.join(task.model_kinds)}.",
+        )
+    if resolved.run_dir is not None and resolved.run_config.get("task") not in (None, task.name):
+        raise PtrunError(
+            f"--model {resolved.name} is a run of task '{resolved.run_config['task']}', not '{task.name}'."
+        )
+    prompt = resolve_prompt(task, cfg, resolved)
+
+    split_paths = resolve_splits(task, cfg)
+    examples = read_splits(task, cfg, split_paths)
+    if not cfg.eval_only and "train" not in examples:
+        raise PtrunError(
+            "No training data: pass --train (or --data with a train file), or --eval-only to evaluate as is."
+        )
+    predict_examples = task.read(cfg.predict, cfg.format, labeled=False) if cfg.predict else None
+    if cfg.predict and cfg.limit_eval is not None:
+        predict_examples = predict_examples[: cfg.limit_eval]
+
+    label_map = build_label_map(task, prompt, examples, resolved.run_dir)
+    check_labels(task, examples, label_map)
+    if cfg.eval_only:
+        examples.pop("train", None)
+    rendered = {split: render_all(task, prompt, items, label_map) for split, items in examples.items()}
+    if predict_examples is not None:
+        rendered["predict"] = render_all(task, prompt, predict_examples, label_map)
+
+    out = Path(cfg.output_dir) if cfg.output_dir else rundir.default_output_dir(task.name)
+    if resolved.run_dir is not None and out.resolve() == resolved.run_dir.resolve():
+        raise PtrunError("--output-dir must differ from the run folder given as --model.")
+    out = rundir.prepare(out, cfg.overwrite)
+    config = {
+        "ptrun_version": _library_versions().get("ptrun", "unknown"),
+        "status": "running",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "task": task.name,
+        "task_plugin": task.plugin,
+        "model": cfg.model or task.default_model,
+        "model_path": str(resolved.path),
+        "model_kind": resolved.kind,
+        "template": None,
+        "template_source": prompt.name if prompt else None,
+        "template_sha256": prompt.sha256 if prompt else None,
+        "data": {split: str(p) for split, p in split_paths.items()},
+        "examples": {split: len(items) for split, items in examples.items()},
+        "label_map": label_map.to_dict(),
+        "config": asdict(cfg),
+        "versions": _library_versions(),
+        "command": sys.argv,
+    }
+    if prompt is not None:
+        config["template"] = prompt.save_bundle(out / "templates")
+    rundir.write_json(out / "config.json", config)
+
+    set_seed(cfg.seed)
+    model, tokenizer = task.load(resolved.path, label_map, trained=resolved.run_dir is not None)
+    features = {
+        split: task.encode(items, rendered[split], tokenizer, label_map, cfg.max_length)
+        for split, items in examples.items()
+    }
+
+    results: dict = {}
+    if not cfg.eval_only:
+        from ptrun.train import train
+
+        echo(f"Training {task.name} on {len(features['train'])} examples for {cfg.epochs:g} epoch(s)...")
+        results["train"] = train(
+            model, tokenizer, features["train"], task.collator(tokenizer), cfg, out / "checkpoints"
+        )
+        _remove_empty(out / "checkpoints")
+    else:
+        from ptrun.infer import device
+
+        model.to(device())
+
+    for split in EVAL_SPLITS:
+        if split not in examples:
+            continue
+        items = examples[split]
+        preds = task.predict(model, tokenizer, items, features[split], label_map, cfg.batch_size)
+        refs = [task.reference(ex) for ex in items]
+        results[split] = metrics_mod.compute(task, preds, refs, label_map)
+        rundir.write_jsonl(
+            out / "predictions" / f"{split}.jsonl",
+            [task.prediction_record(ex, p, r) for ex, p, r in zip(items, preds, refs)],
+        )
+    if predict_examples is not None:
+        feats = task.encode(predict_examples, rendered["predict"], tokenizer, label_map, cfg.max_length)
+        preds = task.predict(model, tokenizer, predict_examples, feats, label_map, cfg.batch_size)
+        rundir.write_jsonl(
+            out / "predictions" / "predict.jsonl",
+            [task.prediction_record(ex, p, None) for ex, p in zip(predict_examples, preds)],
+        )
+
+    if not cfg.eval_only:
+        model.save_pretrained(out / "model")
+        tokenizer.save_pretrained(out / "model")
+    label_map.save(out / "label_map.json")
+    rundir.write_json(out / "metrics.json", results)
+    config.update(status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    rundir.write_json(out / "config.json", config)
+
+    from ptrun.report import summary_table, write_report
+
+    write_report(out, task, config, results)
+    echo("")
+    echo(summary_table(task, results))
+    echo(f"\nRun folder: {out}")
+    return out
+
+
+def _remove_empty(path: Path) -> None:
+    if path.is_dir() and not any(path.iterdir()):
+        path.rmdir()

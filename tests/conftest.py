@@ -1,0 +1,103 @@
+"""Shared fixtures: tiny config-built models with the real MiniLM tokenizer, and CLI helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def minilm_dir() -> Path:
+    from ptrun.plugins.models import _minilm
+
+    return _minilm()
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT built from a config, saved with the real MiniLM tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    out = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture
+def cli():
+    """Invoke the ptrun CLI in-process; returns click's Result (exit_code, output)."""
+    from ptrun.cli import cli as group
+
+    runner = CliRunner()
+
+    def invoke(*args, **kwargs):
+        return runner.invoke(group, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+    return invoke
+
+
+def run_ptrun(*args, env=None, cwd=None, timeout=600) -> subprocess.CompletedProcess:
+    """Run ``python -m ptrun.cli`` in a fresh process (for round trips and import checks)."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "ptrun.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def sentiment_files(tmp_path) -> dict[str, Path]:
+    """Small sentiment TSV splits written for the test."""
+    rows = {
+        "train": [("a wonderful, moving film", "positive"), ("dull and far too long", "negative")] * 8,
+        "dev": [("wonderful film", "positive"), ("too long and dull", "negative")] * 3,
+        "test": [("moving and wonderful", "positive"), ("far too dull", "negative")] * 3,
+    }
+    paths = {}
+    for split, items in rows.items():
+        path = tmp_path / f"{split}.tsv"
+        path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in items), encoding="utf-8")
+        paths[split] = path
+    return paths
+
+
+@pytest.fixture
+def ner_files(tmp_path) -> dict[str, Path]:
+    """Small CoNLL splits written for the test."""
+    sentences = [
+        [("Anna", "B-PER"), ("Berg", "I-PER"), ("lives", "O"), ("in", "O"), ("Oslo", "B-LOC"), (".", "O")],
+        [("Acme", "B-ORG"), ("Corp", "I-ORG"), ("hired", "O"), ("Tom", "B-PER"), (".", "O")],
+        [("It", "O"), ("rained", "O"), ("in", "O"), ("Paris", "B-LOC"), ("today", "O"), (".", "O")],
+    ]
+    text = "\n".join("".join(f"{tok} {tag}\n" for tok, tag in s) for s in sentences * 4)
+    paths = {}
+    for split in ("train", "dev", "test"):
+        path = tmp_path / f"{split}.txt"
+        path.write_text(text, encoding="utf-8")
+        paths[split] = path
+    return paths
