@@ -73,7 +73,9 @@ def ptrun_metrics(task, predictions, references, label_map):
     """Return metric values for a finished prediction pass (a flat dict of name -> number, or None).
 
     ``predictions`` and ``references`` are parallel lists in the task's prediction format
-    (a label string for classification, a list of tags for tagging, ...). Called on every
+    (a label string for classification, a list of tags for tagging, ...). References are
+    as the data spelled them; ``label_map`` (the run's :class:`ptrun.LabelMap`) turns aliases
+    such as ``"1"`` into label names with ``label_map.canonical``. Called on every
     plugin, so a plugin may add metrics to any task; results are merged into ``metrics.json``.
     Non-numeric detail (per-class reports) may be returned under a key ending in ``_report``.
     """

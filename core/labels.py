@@ -98,8 +98,14 @@ class LabelMap:
             names = list(words)
             return cls(labels=names, words=words, aliases={str(i): name for i, name in enumerate(names)})
         if words:
-            names = list(words) + [label for label in labels if label not in words]
-            return cls(labels=names, words=words)
+            missing = [label for label in labels if label not in words]
+            if missing:
+                raise PtrunError(
+                    f"the data has label(s) {missing} that the template's answer_choices "
+                    f"({', '.join(words)}) do not cover",
+                    hint="Add them to answer_choices, or fix the labels in the data.",
+                )
+            return cls(labels=list(words), words=words)
         return cls(labels=labels)
 
     @classmethod

@@ -105,11 +105,11 @@ def check_file(path, extra_dirs=(), samples: int = 3) -> list[Problem]:
     code = env.compile(source, name=path.name, filename=str(path))
     prompt = Prompt(str(path), env, env.template_class.from_code(env, code, env.make_globals(None), None), source)
     allowed = set(task.variables) | set(CORE_VARIABLES)
-    for name, line in sorted(prompt.variables().items(), key=lambda kv: kv[1]):
+    for name, (where, line) in sorted(prompt.variable_locations().items(), key=lambda kv: kv[1][1]):
         if name not in allowed:
             problems.append(
                 Problem(
-                    str(path),
+                    str(where),
                     line,
                     "error",
                     f"undefined variable '{name}' (task '{task.name}' provides: {', '.join(sorted(allowed))})",
@@ -146,6 +146,19 @@ def check_file(path, extra_dirs=(), samples: int = 3) -> list[Problem]:
             split_file = find_splits(demo, task.extensions).get("train")
             examples = task.read(split_file)[:samples] if split_file else []
             label_map = build_label_map(task, prompt, {"train": task.read(split_file)}) if examples else None
+            if isinstance(choices, dict) and label_map is not None and task.labels is None:
+                data_labels = {label_map.canonical(l) or l for ex in task.read(split_file) for l in task.labels_of(ex)}
+                if not data_labels <= set(map(str, choices)):
+                    problems.append(
+                        Problem(
+                            str(path),
+                            1,
+                            "error",
+                            f"answer_choices keys {sorted(map(str, choices))} do not cover the labels "
+                            f"{sorted(data_labels)} of task '{task.name}' (in its demo data)",
+                        )
+                    )
+                    return problems
             render_all(task, prompt, examples, label_map)
         except TemplateError as exc:
             problems.append(Problem(exc.path or str(path), exc.line, "error", exc.message))

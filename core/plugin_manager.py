@@ -69,7 +69,8 @@ def register(plugin, name: str, info: PluginInfo | None = None) -> PluginInfo:
             attr
             for attr in dir(plugin)
             if attr.startswith("ptrun_") and pm.parse_hookimpl_opts(plugin, attr) is not None
-            and not hasattr(pm.hook, attr)
+            # pluggy creates a caller for any implemented name; only ours have a spec.
+            and getattr(getattr(pm.hook, attr, None), "spec", None) is None
         ]
         if unknown:
             pm.unregister(plugin)

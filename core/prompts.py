@@ -134,8 +134,7 @@ def make_environment(dirs) -> ImmutableSandboxedEnvironment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    plugins.load_plugins()
-    plugins.pm.hook.ptrun_jinja_env(env=env)
+    list(plugins.call_each("ptrun_jinja_env", env=env))
     return env
 
 
@@ -191,9 +190,10 @@ def _location(exc: BaseException, default_path=None) -> tuple[str | None, int | 
     tb = exc.__traceback__
     found = (default_path, None)
     while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if name.endswith(SUFFIX) or name == "<template>":
-            found = (name, tb.tb_lineno)
+        # Frames of compiled templates carry the template; map the Python line back to the file's.
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            found = (template.filename or default_path, template.get_corresponding_lineno(tb.tb_lineno))
         tb = tb.tb_next
     return found
 
@@ -251,15 +251,26 @@ class Prompt:
 
     def variables(self) -> dict[str, int]:
         """Variables the template (and what it references) reads without defining, with a line."""
-        found: dict[str, int] = {}
+        return {name: line for name, (_path, line) in self.variable_locations().items()}
+
+    def variable_locations(self) -> dict[str, tuple[str, int]]:
+        """Like :meth:`variables`, with the file each variable is read in: name -> (path, line)."""
+        found: dict[str, tuple[str, int]] = {}
         defined: set[str] = set()
-        for source in [self.source, *self.dependencies.values()]:
+        sources = [(self.path, self.source)]
+        for name, source in self.dependencies.items():
+            try:
+                _, filename, _ = self.env.loader.get_source(self.env, name)
+            except jinja2.TemplateNotFound:
+                filename = name
+            sources.append((filename, source))
+        for filename, source in sources:
             for name, line in undeclared_with_lines(self.env, source).items():
-                found.setdefault(name, line)
+                found.setdefault(name, (filename, line))
             # Names a parent or included template defines at its top level (imported macros,
             # `set` variables) are visible to this template's blocks at render time.
             defined |= top_level_names(self.env.parse(source))
-        return {name: line for name, line in found.items() if name not in defined}
+        return {name: loc for name, loc in found.items() if name not in defined}
 
     def render(self, variables: dict, target: bool = True) -> Rendered:
         """Render the prompt (and, when ``target`` is true and the template has one, the target)."""
@@ -289,6 +300,14 @@ class Prompt:
                 path=path,
                 line=line,
                 hint="Fix the variable name in the template or add the field to the data.",
+            ) from None
+        except jinja2.TemplateNotFound as exc:
+            path, line = _location(exc, self.path)
+            raise TemplateError(
+                f"template '{exc.name}' not found on the template path",
+                path=path,
+                line=line,
+                hint="Check the name in extends/include/import, or add its folder with --template-dir.",
             ) from None
         except jinja2.TemplateError as exc:
             path, line = _location(exc, self.path)
@@ -347,7 +366,8 @@ def load_prompt(ref: str, extra_dirs=()) -> Prompt:
     path = Path(ref)
     as_file = path.suffix == SUFFIX and path.is_file()
     if as_file:
-        dirs = [path.resolve().parent, *dirs]
+        # Siblings by bare name, and `task/name` references when the file sits in a task folder.
+        dirs = [path.resolve().parent, path.resolve().parent.parent, *dirs]
     env = make_environment(dirs)
     try:
         if as_file:

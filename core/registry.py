@@ -23,7 +23,8 @@ def _did_you_mean(name: str, known) -> str:
 def tasks() -> dict:
     """Task name -> Task, with ``task.plugin`` set to the plugin that provided it."""
     found = {}
-    for plugin_name, provided in plugins.call_each("ptrun_tasks"):
+    # Registration order, so that a later plugin cannot silently replace an earlier task.
+    for plugin_name, provided in reversed(list(plugins.call_each("ptrun_tasks"))):
         for task in provided:
             if task.name in found:
                 info = plugins.PLUGINS.get(plugin_name)

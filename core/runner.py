@@ -100,13 +100,13 @@ def resolve_prompt(task, cfg: RunConfig, resolved: models.ResolvedModel) -> Prom
 def check_prompt_for_task(prompt: Prompt, task) -> None:
     """Raise TemplateError when the template reads a variable the task does not provide."""
     allowed = set(task.variables) | set(CORE_VARIABLES)
-    unknown = {n: line for n, line in prompt.variables().items() if n not in allowed}
+    unknown = {n: loc for n, loc in prompt.variable_locations().items() if n not in allowed}
     if unknown:
-        name, line = next(iter(sorted(unknown.items(), key=lambda kv: kv[1])))
+        path, line = min(unknown.values(), key=lambda loc: (loc[0] != prompt.path, loc[1]))
         raise TemplateError(
             f"undefined variable(s) {', '.join(sorted(unknown))}: task '{task.name}' provides "
             f"{', '.join(sorted(allowed))}",
-            path=prompt.path,
+            path=path,
             line=line,
             hint="Fix the variable name in the template.",
         )

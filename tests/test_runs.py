@@ -1,0 +1,194 @@
+"""End-to-end runs of the built-in tasks on tiny config-built models (fast, real training)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from conftest import minilm_dir, run_ptrun
+
+
+def _common(tiny_encoder, out, *extra):
+    return ["--model", tiny_encoder, "--epochs", "1", "--batch-size", "4", "--output-dir", out, *extra]
+
+
+def test_ner_run_writes_a_complete_run_folder(cli, tiny_encoder, ner_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("ner", "--train", ner_files["train"], "--validation", ner_files["dev"],
+                 "--test", ner_files["test"], *_common(tiny_encoder, out))
+    assert result.exit_code == 0, result.output
+    for name in ("config.json", "metrics.json", "label_map.json", "report.md", "model/config.json",
+                 "predictions/test.jsonl", "predictions/validation.jsonl", "templates/ner/default.j2"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["status"] == "complete"
+    assert config["config"]["seed"] == 42
+    assert config["template"] == "ner/default" and len(config["template_sha256"]) == 64
+    assert {"torch", "transformers"} <= set(config["versions"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"train", "validation", "test"}
+    assert {"f1", "precision", "recall", "token_accuracy", "per_type_report"} <= set(metrics["test"])
+    assert metrics["train"]["train_sentences"] == 12
+    rows = [json.loads(line) for line in (out / "predictions/test.jsonl").read_text().splitlines()]
+    assert len(rows) == 12
+    assert rows[0]["id"] == "test-1" and len(rows[0]["prediction"]) == len(rows[0]["tokens"])
+    labels = json.loads((out / "label_map.json").read_text())["labels"]
+    assert labels[0] == "O" and "B-PER" in labels
+    assert "f1" in result.output  # the summary table
+
+
+def test_sentiment_run_and_predict(cli, tiny_encoder, sentiment_files, tmp_path):
+    unlabeled = tmp_path / "new.jsonl"
+    unlabeled.write_text('{"id": "u1", "text": "wonderful"}\n{"id": "u2", "text": "dull"}\n')
+    out = tmp_path / "run"
+    result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
+                 "--predict", unlabeled, "--template", "sentiment/cloze", *_common(tiny_encoder, out))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"accuracy", "macro_f1", "per_class_report"} <= set(metrics["test"])
+    predicted = [json.loads(line) for line in (out / "predictions/predict.jsonl").read_text().splitlines()]
+    assert [p["id"] for p in predicted] == ["u1", "u2"]
+    assert {p["prediction"] for p in predicted} <= {"negative", "positive"}
+    assert "reference" not in predicted[0]
+    label_map = json.loads((out / "label_map.json").read_text())
+    assert label_map["words"] == {"negative": "terrible", "positive": "great"}
+
+
+def test_numeric_labels_map_through_answer_choices(cli, tiny_encoder, tmp_path):
+    data = tmp_path / "train.tsv"
+    data.write_text("sentence\tlabel\n" + "good fun\t1\nawful mess\t0\n" * 6)
+    out = tmp_path / "run"
+    result = cli("sentiment", "--train", data, "--test", data, *_common(tiny_encoder, out))
+    assert result.exit_code == 0, result.output
+    label_map = json.loads((out / "label_map.json").read_text())
+    assert label_map["labels"] == ["negative", "positive"]
+    assert label_map["aliases"] == {"0": "negative", "1": "positive"}
+    rows = [json.loads(line) for line in (out / "predictions/test.jsonl").read_text().splitlines()]
+    assert {r["reference"] for r in rows} == {"0", "1"}
+
+
+def test_round_trip_in_a_new_process_reproduces_metrics(cli, tiny_encoder, ner_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("ner", "--train", ner_files["train"], "--test", ner_files["test"],
+                 "--template", "ner/typed", *_common(tiny_encoder, out))
+    assert result.exit_code == 0, result.output
+    again = tmp_path / "again"
+    proc = run_ptrun("ner", "--model", out, "--eval-only", "--test", ner_files["test"], "--output-dir", again)
+    assert proc.returncode == 0, proc.stderr
+    first = json.loads((out / "metrics.json").read_text())["test"]
+    second = json.loads((again / "metrics.json").read_text())["test"]
+    assert second == first
+    assert (again / "predictions/test.jsonl").read_text() == (out / "predictions/test.jsonl").read_text()
+    config = json.loads((again / "config.json").read_text())
+    assert config["template"] == "ner/typed"  # the run's own template came along
+    assert not (again / "model").exists()
+
+
+def test_eval_only_on_base_model_and_training_gain(cli, tiny_encoder, sentiment_files, tmp_path):
+    base = tmp_path / "base"
+    result = cli("sentiment", "--eval-only", "--train", sentiment_files["train"], "--test",
+                 sentiment_files["test"], *_common(tiny_encoder, base))
+    assert result.exit_code == 0, result.output
+    assert "train" not in json.loads((base / "metrics.json").read_text())
+
+
+def test_output_dir_is_not_clobbered_without_overwrite(cli, tiny_encoder, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    args = ["sentiment", "--train", sentiment_files["train"], *_common(tiny_encoder, out)]
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert "already exists" in result.output and "--overwrite" in result.output
+    result = cli(*args, "--overwrite")
+    assert result.exit_code == 1 and "does not look like a ptrun run folder" in result.output
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_overwrite_replaces_a_previous_run(cli, tiny_encoder, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    args = ["sentiment", "--train", sentiment_files["train"], "--limit-train", "4", *_common(tiny_encoder, out)]
+    assert cli(*args).exit_code == 0
+    assert cli(*args).exit_code == 1
+    assert cli(*args, "--overwrite").exit_code == 0
+
+
+def test_label_missing_from_label_map_is_reported_with_its_line(cli, tiny_encoder, sentiment_files, tmp_path):
+    dev = tmp_path / "dev-bad.tsv"
+    dev.write_text("text\tlabel\nfine\tpositive\nmeh\tneutral\n")
+    out = tmp_path / "run"
+    result = cli("sentiment", "--train", sentiment_files["train"], "--validation", dev, *_common(tiny_encoder, out))
+    assert result.exit_code == 1
+    assert f"{dev}:3:" in result.output and "'neutral'" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()  # nothing was written before the data was known to be good
+
+
+def test_malformed_conll_line_is_reported(cli, tiny_encoder, tmp_path):
+    bad = tmp_path / "train.txt"
+    bad.write_text("Anna B-PER\nlives O\nin\nOslo B-LOC\n")
+    result = cli("ner", "--train", bad, *_common(tiny_encoder, tmp_path / "run"))
+    assert result.exit_code == 1
+    assert f"{bad}:3:" in result.output and "no tag" in result.output
+
+
+def test_template_errors_stop_before_any_model_is_loaded(cli, tiny_encoder, sentiment_files, tmp_path):
+    tpl = tmp_path / "evil.j2"
+    tpl.write_text("{{ text }} {{ ''.__class__.__mro__ }}")
+    result = cli("sentiment", "--train", sentiment_files["train"], "--template", tpl, *_common(tiny_encoder, tmp_path / "r"))
+    assert result.exit_code == 1 and "sandbox" in result.output and f"{tpl}:1" in result.output
+    tpl.write_text("Review: {{ txet }}")
+    result = cli("sentiment", "--train", sentiment_files["train"], "--template", tpl, *_common(tiny_encoder, tmp_path / "r"))
+    assert result.exit_code == 1 and "txet" in result.output and f"{tpl}:1" in result.output
+
+
+def test_ner_template_without_sentence_is_rejected(cli, tiny_encoder, ner_files, tmp_path):
+    tpl = tmp_path / "nosentence.j2"
+    tpl.write_text("Entities in {{ tokens | length }} tokens")
+    result = cli("ner", "--train", ner_files["train"], "--template", tpl, *_common(tiny_encoder, tmp_path / "r"))
+    assert result.exit_code == 1 and "exactly once" in result.output
+
+
+def test_template_none_is_the_no_prompt_ablation(cli, tiny_encoder, ner_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("ner", "--train", ner_files["train"], "--test", ner_files["test"], "--template", "none",
+                 *_common(tiny_encoder, out))
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["template"] is None and not (out / "templates").exists()
+
+
+def test_fast_commands_do_not_import_torch(tmp_path):
+    """`ptrun --help`, tasks, templates, render and check stay light: no torch, no transformers."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from ptrun.cli import cli\n"
+        "runner = CliRunner()\n"
+        "for args in (['--help'], ['tasks'], ['templates'], ['render', 'sentiment', '-n', '1'],"
+        " ['render', 'ner', '-n', '1'], ['check'], ['ner', '--help']):\n"
+        "    r = runner.invoke(cli, args, catch_exceptions=False)\n"
+        "    assert r.exit_code == 0, (args, r.output)\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'accelerate', 'seqeval') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout
+
+
+@pytest.mark.slow
+def test_real_minilm_learns_the_ner_demo(tmp_path):
+    """`ptrun ner` with no data options: the real MiniLM on the shipped demo data, default settings."""
+    base = run_ptrun("ner", "--eval-only", "--limit-eval", "60", "--output-dir", tmp_path / "base")
+    assert base.returncode == 0, base.stderr
+    trained = run_ptrun("ner", "--limit-eval", "60", "--output-dir", tmp_path / "trained")
+    assert trained.returncode == 0, trained.stderr
+    f1_base = json.loads((tmp_path / "base/metrics.json").read_text())["test"]["f1"]
+    f1_trained = json.loads((tmp_path / "trained/metrics.json").read_text())["test"]["f1"]
+    assert f1_trained > f1_base + 0.4
+    assert minilm_dir().is_dir()
