@@ -39,7 +39,8 @@ class TextClassificationTask(Task):
             label = require_field(record, self.label_fields, "label")
         else:
             label = next((record.fields[f] for f in self.label_fields if record.fields.get(f) not in (None, "")), None)
-        ex_id = str(record.fields.get("id") or f"{Path(record.path.split(' ')[0]).stem}-{record.line}")
+        stem = Path(record.path.split(" ")[0]).stem.lstrip("-")  # "--example" when given inline
+        ex_id = str(record.fields.get("id") or f"{stem}-{record.line}")
         fields = {"text": str(text), "label": None if label is None else str(label)}
         return Example(ex_id, fields, record.path, record.line, labeled=label is not None)
 

@@ -306,6 +306,9 @@ def run(cfg: RunConfig) -> Path:
         items = examples[split]
         preds = task.predict(model, tokenizer, items, features[split], label_map, cfg.batch_size)
         refs = [task.reference(ex) for ex in items]
+        if label_map.kind == "classes":
+            # Data may spell labels as ids or aliases ("1"); records and metrics use label names.
+            refs = [label_map.canonical(r) or r for r in refs]
         results[split] = metrics_mod.compute(task, preds, refs, label_map)
         rundir.write_jsonl(
             out / "predictions" / f"{split}.jsonl",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -24,9 +25,12 @@ EXAMPLE = REPO / "examples" / "ptrun-intent"
 def site(tmp_path_factory):
     """The directory the example was pip-installed into (once for the module)."""
     target = tmp_path_factory.mktemp("intent-site")
+    # Build from a copy, so pip's build/ and egg-info never land in the source tree.
+    source = tmp_path_factory.mktemp("intent-src") / "ptrun-intent"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-input",
-         "--disable-pip-version-check", "--target", str(target), str(EXAMPLE)],
+         "--disable-pip-version-check", "--target", str(target), str(source)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -66,7 +66,7 @@ def test_numeric_labels_map_through_answer_choices(cli, tiny_encoder, tmp_path):
     assert label_map["labels"] == ["negative", "positive"]
     assert label_map["aliases"] == {"0": "negative", "1": "positive"}
     rows = [json.loads(line) for line in (out / "predictions/test.jsonl").read_text().splitlines()]
-    assert {r["reference"] for r in rows} == {"0", "1"}
+    assert {r["reference"] for r in rows} == {"negative", "positive"}
 
 
 def test_round_trip_in_a_new_process_reproduces_metrics(cli, tiny_encoder, ner_files, tmp_path):
