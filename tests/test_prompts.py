@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 import ptrun
+from ptrun.plugins import builtin_template_dir
 from ptrun import prompts
 from ptrun.prompts import list_templates, load_prompt, parse_header
 
-BUILTIN = Path(prompts.__file__).resolve().parents[1] / "templates"
+BUILTIN = builtin_template_dir()
 
 
 def write(path: Path, text: str) -> Path:
