@@ -291,6 +291,12 @@ def task_command(task) -> click.Command:
         click.Option(["--limit-eval"], type=click.IntRange(1), help="Use only the first N examples of each evaluation split."),
         click.Option(["--eval-only"], is_flag=True, help="Evaluate (and predict) without training."),
         click.Option(["--overwrite"], is_flag=True, help="Replace an existing run folder."),
+        click.Option(
+            ["--group-by-length/--no-group-by-length"],
+            default=True,
+            show_default=True,
+            help="Batch training examples of similar length (less padding, faster).",
+        ),
     ]
     help_text = (
         f"{task.description}\n\nFine-tune, evaluate and predict. With no data options the task's demo data is used. "

@@ -50,6 +50,7 @@ class RunConfig:
     limit_eval: int | None = None
     eval_only: bool = False
     overwrite: bool = False
+    group_by_length: bool = True
     extra: dict = field(default_factory=dict)
 
 

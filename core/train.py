@@ -35,7 +35,7 @@ def training_arguments(cfg, output_dir, n_examples: int):
         seed=cfg.seed,
         data_seed=cfg.seed,
         # Batches of similar length waste little compute on padding.
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         eval_strategy="no",
         save_strategy="no",
         logging_strategy="steps",

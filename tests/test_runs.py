@@ -192,3 +192,13 @@ def test_real_minilm_learns_the_ner_demo(tmp_path):
     f1_trained = json.loads((tmp_path / "trained/metrics.json").read_text())["test"]["f1"]
     assert f1_trained > f1_base + 0.4
     assert minilm_dir().is_dir()
+
+
+def test_random_batches_option_reaches_the_trainer(tiny_encoder, sentiment_files, tmp_path):
+    from ptrun.runner import RunConfig
+    from ptrun.train import training_arguments
+
+    cfg = RunConfig(task="sentiment", epochs=1, lr=1e-4, group_by_length=False)
+    assert training_arguments(cfg, tmp_path, 10).train_sampling_strategy == "random"
+    cfg.group_by_length = True
+    assert training_arguments(cfg, tmp_path, 10).train_sampling_strategy == "group_by_length"
