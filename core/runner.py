@@ -218,6 +218,7 @@ def set_seed(seed: int) -> None:
 def run(cfg: RunConfig) -> Path:
     """Run ``cfg`` and return the run folder."""
     task = registry.get_task(cfg.task)
+    broken = {info.name for info in plugins.load_errors()}
     for info in plugins.load_errors():
         echo(f"warning: plugin '{info.name}' is broken and was skipped: {info.error} (see `ptrun plugins`)")
     cfg.epochs = cfg.epochs if cfg.epochs is not None else getattr(task, "default_epochs", 3.0)
@@ -330,6 +331,10 @@ def run(cfg: RunConfig) -> Path:
     rundir.write_json(out / "metrics.json", results)
     config.update(status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     rundir.write_json(out / "config.json", config)
+
+    for info in plugins.load_errors():
+        if info.name not in broken:  # a hook that raised during this run (a metric, say)
+            echo(f"warning: plugin '{info.name}' failed during the run and its results are missing: {info.error}")
 
     from ptrun.report import summary_table, write_report
 

@@ -202,3 +202,28 @@ def test_random_batches_option_reaches_the_trainer(tiny_encoder, sentiment_files
     assert training_arguments(cfg, tmp_path, 10).train_sampling_strategy == "random"
     cfg.group_by_length = True
     assert training_arguments(cfg, tmp_path, 10).train_sampling_strategy == "group_by_length"
+
+
+def test_a_metric_hook_that_raises_is_reported_not_fatal(cli, tiny_encoder, sentiment_files, tmp_path):
+    import ptrun
+    from ptrun import plugin_manager, registry
+
+    class FlakyMetric:
+        @ptrun.hookimpl
+        def ptrun_metrics(self, task, predictions, references, label_map):
+            raise RuntimeError("metric exploded")
+
+    plugin = FlakyMetric()
+    plugin_manager.register(plugin, "flaky-metric")
+    registry.clear()
+    try:
+        out = tmp_path / "run"
+        result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
+                     *_common(tiny_encoder, out))
+        assert result.exit_code == 0, result.output
+        assert "flaky-metric" in result.output and "metric exploded" in result.output
+        assert "accuracy" in json.loads((out / "metrics.json").read_text())["test"]
+    finally:
+        plugin_manager.pm.unregister(plugin)
+        plugin_manager.PLUGINS.pop("flaky-metric", None)
+        registry.clear()
