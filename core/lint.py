@@ -144,10 +144,11 @@ def check_file(path, extra_dirs=(), samples: int = 3) -> list[Problem]:
 
         try:
             split_file = find_splits(demo, task.extensions).get("train")
-            examples = task.read(split_file)[:samples] if split_file else []
-            label_map = build_label_map(task, prompt, {"train": task.read(split_file)}) if examples else None
+            demo_examples = task.read(split_file) if split_file else []
+            examples = demo_examples[:samples]
+            label_map = build_label_map(task, prompt, {"train": demo_examples}) if examples else None
             if isinstance(choices, dict) and label_map is not None and task.labels is None:
-                data_labels = {label_map.canonical(l) or l for ex in task.read(split_file) for l in task.labels_of(ex)}
+                data_labels = {label_map.canonical(l) or l for ex in demo_examples for l in task.labels_of(ex)}
                 if not data_labels <= set(map(str, choices)):
                     problems.append(
                         Problem(
