@@ -16,6 +16,13 @@ SHARED = REPO.parent / "shared" / "datasets"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (creating folders) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def minilm_dir() -> Path:
     from ptrun.plugins.models import _minilm
 

@@ -13,14 +13,10 @@ from ptrun import registry
 from ptrun.data import Record, detect_format, find_splits, read_records
 from ptrun.labels import LabelMap
 from ptrun.plugins.ner import read_conll, to_iob2
+from conftest import write
 
 SENTIMENT_EXT = (".tsv", ".csv", ".jsonl", ".json")
 
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -7,12 +7,8 @@ from pathlib import Path
 import pytest
 
 from ptrun.lint import check_file, template_files
+from conftest import write
 
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def errors(problems):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import run_ptrun
+from conftest import run_ptrun, write
 
 import ptrun
 from ptrun import metrics, models, plugin_manager, registry
@@ -18,11 +18,6 @@ from ptrun.prompts import list_templates, load_prompt
 
 BUILTIN_TASK_PLUGINS = {"ner", "sentiment", "models"}
 
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

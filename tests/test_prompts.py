@@ -10,14 +10,10 @@ import ptrun
 from ptrun.plugins import builtin_template_dir
 from ptrun import prompts
 from ptrun.prompts import list_templates, load_prompt, parse_header
+from conftest import write
 
 BUILTIN = builtin_template_dir()
 
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # --------------------------------------------------------------------------- loading
