@@ -9,7 +9,7 @@ import jinja2
 import jinja2.nodes
 
 from ptrun.errors import PtrunError, TemplateError
-from ptrun.prompts import META_KEYS, SUFFIX, Prompt, make_environment, parse_header, search_path
+from ptrun.prompts import META_KEYS, SUFFIX, load_prompt, make_environment, parse_header, search_path
 
 
 @dataclass
@@ -102,8 +102,7 @@ def check_file(path, extra_dirs=(), samples: int = 3) -> list[Problem]:
     if any(p.severity == "error" for p in problems):
         return problems
 
-    code = env.compile(source, name=path.name, filename=str(path))
-    prompt = Prompt(str(path), env, env.template_class.from_code(env, code, env.make_globals(None), None), source)
+    prompt = load_prompt(str(path), extra_dirs)  # the same lookup a run uses
     allowed = set(task.variables) | set(CORE_VARIABLES)
     for name, (where, line) in sorted(prompt.variable_locations().items(), key=lambda kv: kv[1][1]):
         if name not in allowed:
