@@ -194,14 +194,38 @@ def test_real_minilm_learns_the_ner_demo(tmp_path):
     assert minilm_dir().is_dir()
 
 
-def test_random_batches_option_reaches_the_trainer(tiny_encoder, sentiment_files, tmp_path):
-    from ptrun.runner import RunConfig
-    from ptrun.train import training_arguments
+def test_length_grouped_batches_are_similar_in_length_and_shuffled():
+    import torch
 
-    cfg = RunConfig(task="sentiment", epochs=1, lr=1e-4, group_by_length=False)
-    assert training_arguments(cfg, tmp_path, 10).train_sampling_strategy == "random"
-    cfg.group_by_length = True
-    assert training_arguments(cfg, tmp_path, 10).train_sampling_strategy == "group_by_length"
+    from ptrun.train import ShuffledLengthBatches
+
+    lengths = [(i * 37) % 101 + 1 for i in range(1000)]
+    torch.manual_seed(0)
+    order = list(ShuffledLengthBatches(lengths, batch_size=10, megabatch=20))
+    assert sorted(order) == list(range(1000))  # every example exactly once per epoch
+    batches = [order[i : i + 10] for i in range(0, 1000, 10)]
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 10  # random batches of these lengths spread by about 90
+    firsts = [max(lengths[i] for i in b) for b in batches[:20]]
+    assert firsts != sorted(firsts) and firsts != sorted(firsts, reverse=True)  # batch order is random
+
+
+def test_group_by_length_option_reaches_the_trainer(cli, tiny_encoder, sentiment_files, tmp_path, monkeypatch):
+    from ptrun import train
+
+    seen = []
+    real = train.ShuffledLengthBatches
+
+    def spy(*args, **kwargs):
+        seen.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "ShuffledLengthBatches", spy)
+    args = ["sentiment", "--train", sentiment_files["train"], "--limit-train", "8"]
+    assert cli(*args, *_common(tiny_encoder, tmp_path / "a")).exit_code == 0
+    assert len(seen) == 1
+    assert cli(*args, "--no-group-by-length", *_common(tiny_encoder, tmp_path / "b")).exit_code == 0
+    assert len(seen) == 1  # random batches: the transformers sampler, not ours
 
 
 def test_a_metric_hook_that_raises_is_reported_not_fatal(cli, tiny_encoder, sentiment_files, tmp_path):
@@ -227,3 +251,33 @@ def test_a_metric_hook_that_raises_is_reported_not_fatal(cli, tiny_encoder, sent
         plugin_manager.pm.unregister(plugin)
         plugin_manager.PLUGINS.pop("flaky-metric", None)
         registry.clear()
+
+
+def test_length_grouped_training_weighs_every_label_the_same(tiny_encoder, tmp_path):
+    import torch
+    import torch.nn.functional as F
+    from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
+
+    from ptrun.encoders import load_tokenizer
+    from ptrun.runner import RunConfig
+    from ptrun.train import FeatureDataset, _trainer_class, training_arguments
+
+    tok = load_tokenizer(tiny_encoder)
+    model = AutoModelForTokenClassification.from_pretrained(str(tiny_encoder), num_labels=3)
+    features = [
+        {"input_ids": [101, 2000, 102], "labels": [-100, 1, -100]},
+        {"input_ids": [101, 2000, 2001, 2002, 2003, 102], "labels": [-100, 0, 2, 1, 0, -100]},
+    ]
+    cfg = RunConfig(task="ner", epochs=1, lr=1e-4, batch_size=1)
+    trainer = _trainer_class()(model=model, args=training_arguments(cfg, tmp_path, 2),
+                               train_dataset=FeatureDataset(features),
+                               data_collator=DataCollatorForTokenClassification(tok), processing_class=tok)
+    assert trainer.labels_per_batch == 2.5  # 5 labelled tokens over 2 batches
+    batch = DataCollatorForTokenClassification(tok)([features[1]])
+    loss = trainer.compute_loss(model, dict(batch))
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    expected = F.cross_entropy(logits.view(-1, 3), batch["labels"].view(-1), ignore_index=-100, reduction="sum") / 2.5
+    model.eval()
+    assert torch.allclose(trainer.compute_loss(model, dict(batch)), expected, atol=1e-5)
+    assert loss.requires_grad
