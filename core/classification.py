@@ -31,6 +31,7 @@ class TextClassificationTask(Task):
         "label_word": "the verbalizer word of the gold label (empty when predicting)",
     }
     main_metric = "accuracy"
+    peft_task_type = "SEQ_CLS"
 
     def from_record(self, record: Record, labeled: bool = True) -> Example:
         text = require_field(record, self.text_fields, "text")

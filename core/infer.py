@@ -14,6 +14,36 @@ def device():
     return torch.device("cpu")
 
 
+def pick_device(requested: str = "auto", *, bf16: bool = False, fp16: bool = False):
+    """The device to use, or a clear error when the one asked for (or its precision) is missing."""
+    import torch
+
+    from ptrun.errors import PtrunError
+
+    if requested == "auto":
+        dev = device()
+    else:
+        dev = torch.device(requested)
+        available = {
+            "cpu": True,
+            "cuda": torch.cuda.is_available(),
+            "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+        }
+        if not available.get(dev.type, False):
+            found = ", ".join(k for k, ok in available.items() if ok)
+            raise PtrunError(
+                f"--device {requested}: no such device here (available: {found}).",
+                hint="Use --device auto to pick the best one present.",
+            )
+    if fp16 and dev.type != "cuda":
+        raise PtrunError(f"--fp16 needs a CUDA GPU; this run is on {dev.type}.", hint="Drop --fp16 or use --bf16.")
+    if bf16 and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise PtrunError("--bf16: this GPU does not support bfloat16.", hint="Use --fp16 instead.")
+    if bf16 and fp16:
+        raise PtrunError("--bf16 and --fp16 exclude each other.")
+    return dev
+
+
 def batches(features: list[dict], collator, batch_size: int, desc: str = "predict", model_inputs=None):
     """Yield ``(indices, batch)`` with examples sorted by length, so padding stays small.
 

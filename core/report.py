@@ -39,6 +39,8 @@ def summary_table(task, results: dict) -> str:
             f"trained {t['train_sentences']} examples x {t['epochs']:g} epochs in "
             f"{t['train_runtime']:.1f}s ({t['train_samples_per_second']:.1f} examples/s), final loss {t['train_loss']:.4f}"
         )
+        if t.get("trainable_parameters", 0) < t.get("total_parameters", 0):
+            lines.append(f"trained {t['trainable_parameters']:,} of {t['total_parameters']:,} parameters")
     return "\n".join(lines) if lines else "(nothing was evaluated)"
 
 

@@ -51,6 +51,17 @@ class RunConfig:
     eval_only: bool = False
     overwrite: bool = False
     group_by_length: bool = True
+    method: str = "full"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_targets: str | None = None
+    save_steps: int | None = None
+    save_total_limit: int | None = 2
+    resume: bool = False
+    bf16: bool = False
+    fp16: bool = False
+    device: str = "auto"
     extra: dict = field(default_factory=dict)
 
 
@@ -257,7 +268,12 @@ def run(cfg: RunConfig) -> Path:
     out = Path(cfg.output_dir) if cfg.output_dir else rundir.default_output_dir(task.name)
     if resolved.run_dir is not None and out.resolve() == resolved.run_dir.resolve():
         raise PtrunError("--output-dir must differ from the run folder given as --model.")
-    out = rundir.prepare(out, cfg.overwrite)
+    if cfg.resume:
+        if not cfg.output_dir:
+            raise PtrunError("--resume needs the --output-dir of the run to continue.")
+        previous = _resumable(out, cfg)
+    else:
+        out = rundir.prepare(out, cfg.overwrite)
     config = {
         "ptrun_version": _library_versions().get("ptrun", "unknown"),
         "status": "running",
@@ -267,6 +283,8 @@ def run(cfg: RunConfig) -> Path:
         "model": cfg.model or task.default_model,
         "model_path": str(resolved.path),
         "model_kind": resolved.kind,
+        "method": cfg.method if not cfg.eval_only else None,
+        "base_model_path": (resolved.run_config or {}).get("base_model_path") or str(resolved.path),
         "template": None,
         "template_source": prompt.name if prompt else None,
         "template_sha256": prompt.sha256 if prompt else None,
@@ -279,10 +297,30 @@ def run(cfg: RunConfig) -> Path:
     }
     if prompt is not None:
         config["template"] = prompt.save_bundle(out / "templates")
+    if cfg.resume:
+        config["started"] = previous.get("started", config["started"])
+        config["resumed"] = previous.get("resumed", []) + [time.strftime("%Y-%m-%dT%H:%M:%S%z")]
     rundir.write_json(out / "config.json", config)
 
+    from ptrun import methods
+    from ptrun.infer import pick_device
+
+    target_device = pick_device(cfg.device, bf16=cfg.bf16, fp16=cfg.fp16)
     set_seed(cfg.seed)
-    model, tokenizer = task.load(resolved.path, label_map, trained=resolved.run_dir is not None)
+
+    if resolved.run_dir is not None and methods.is_adapter_dir(resolved.path):
+        # A LoRA run keeps only its adapter: rebuild the base model, then attach it.
+        model, tokenizer = task.load(Path(resolved.run_config["base_model_path"]), label_map, trained=False)
+        model = methods.load_adapter(model, resolved.path)
+        if not cfg.eval_only:
+            raise PtrunError(
+                f"--model {resolved.name} is a LoRA run; training it further is not supported yet.",
+                hint="Use --eval-only, or train a new run from its base model.",
+            )
+    else:
+        model, tokenizer = task.load(resolved.path, label_map, trained=resolved.run_dir is not None)
+    if not cfg.eval_only:
+        model = methods.apply(model, task, cfg, echo)
     features = {
         split: task.encode(items, rendered[split], tokenizer, label_map, cfg.max_length)
         for split, items in examples.items()
@@ -298,9 +336,7 @@ def run(cfg: RunConfig) -> Path:
         )
         _remove_empty(out / "checkpoints")
     else:
-        from ptrun.infer import device
-
-        model.to(device())
+        model.to(target_device)
 
     for split in EVAL_SPLITS:
         if split not in examples:
@@ -343,6 +379,31 @@ def run(cfg: RunConfig) -> Path:
     echo(summary_table(task, results))
     echo(f"\nRun folder: {out}")
     return out
+
+
+#: Settings that may differ when a run is resumed; everything else must match the first start.
+RESUME_MAY_CHANGE = {"resume", "overwrite", "output_dir", "save_total_limit", "device"}
+
+
+def _resumable(out: Path, cfg: RunConfig) -> dict:
+    """The config of the run in ``out``, after checking that ``cfg`` can continue it."""
+    config_path = out / "config.json"
+    if not config_path.is_file() or not any((out / "checkpoints").glob("checkpoint-*")):
+        raise PtrunError(
+            f"--resume: {out} holds no checkpoint to resume from.",
+            hint="Pass the --output-dir of a run started with --save-steps.",
+        )
+    previous = json.loads(config_path.read_text(encoding="utf-8"))
+    before = previous.get("config", {})
+    now = json.loads(json.dumps(asdict(cfg), default=str))  # as it was stored (tuples become lists)
+    changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE and before.get(k) != now[k])
+    if changed:
+        details = ", ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in changed)
+        raise PtrunError(
+            f"--resume: the options differ from the run being resumed ({details}).",
+            hint="Resume with the same options the run was started with.",
+        )
+    return previous
 
 
 def _remove_empty(path: Path) -> None:

@@ -35,6 +35,8 @@ class Task:
     labels: list[str] | None = None
     #: Metric that decides "better" in summaries (a key of the metrics dict).
     main_metric: str = "accuracy"
+    #: peft task type for ``--method lora`` (``SEQ_CLS``, ``TOKEN_CLS``, ...); None: unsupported.
+    peft_task_type: str | None = None
     #: Set by the registry: the plugin that provided this task.
     plugin: str | None = None
 

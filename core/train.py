@@ -26,18 +26,26 @@ class ShuffledLengthBatches:
     (bench/RESULTS.md). Shuffling the finished batches keeps the padding savings without it.
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, megabatch: int = 50):
+    def __init__(self, lengths: list[int], batch_size: int, megabatch: int = 50, seed: int = 0):
         self.lengths = lengths
         self.batch_size = batch_size
         self.megabatch = megabatch
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the Trainer each epoch: the order depends on (seed, epoch) only, so a
+        resumed run skips exactly the batches it had already trained on."""
+        self.epoch = epoch
 
     def __len__(self):
         return len(self.lengths)
 
     def __iter__(self):
-        import torch  # seeded by the Trainer, like its own samplers
+        import torch
 
-        order = torch.randperm(len(self.lengths)).tolist()
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
         size = self.megabatch * self.batch_size
         batches = []
         for start in range(0, len(order), size):
@@ -45,7 +53,7 @@ class ShuffledLengthBatches:
             batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
         # Only the very last batch can be short; keep it last so the others stay aligned.
         last = [batches.pop()] if len(batches[-1]) < self.batch_size else []
-        shuffled = [batches[i] for i in torch.randperm(len(batches)).tolist()] + last
+        shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()] + last
         return iter([i for batch in shuffled for i in batch])
 
 
@@ -84,7 +92,11 @@ def _trainer_class():
             if not self.group_by_length:
                 return super()._get_train_sampler(train_dataset)
             lengths = [len(f["input_ids"]) for f in dataset]
-            return ShuffledLengthBatches(lengths, self.args.train_batch_size * self.args.gradient_accumulation_steps)
+            return ShuffledLengthBatches(
+                lengths,
+                self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
+            )
 
     return PtrunTrainer
 
@@ -108,7 +120,12 @@ def training_arguments(cfg, output_dir, n_examples: int):
         # Length grouping is ptrun's own sampler (ShuffledLengthBatches), chosen in the trainer.
         train_sampling_strategy="random",
         eval_strategy="no",
-        save_strategy="no",
+        save_strategy="steps" if cfg.save_steps else "no",
+        save_steps=cfg.save_steps or 500,
+        save_total_limit=cfg.save_total_limit,
+        bf16=cfg.bf16,
+        fp16=cfg.fp16,
+        use_cpu=cfg.device == "cpu",
         logging_strategy="steps",
         logging_steps=max(1, total // 5),
         report_to="none",
@@ -131,7 +148,7 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir) -> 
         group_by_length=cfg.group_by_length,
     )
     start = time.perf_counter()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=True if cfg.resume else None)
     runtime = time.perf_counter() - start
     return {
         "train_runtime": round(runtime, 3),
@@ -140,4 +157,6 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir) -> 
         "train_samples_per_second": round(len(features) * cfg.epochs / runtime, 3),
         "train_loss": round(float(result.training_loss), 6),
         "steps": int(result.global_step),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total_parameters": sum(p.numel() for p in model.parameters()),
     }

@@ -92,6 +92,7 @@ class NerTask(Task):
     default_template = "ner/default"
     default_model = "minilm"
     main_metric = "f1"
+    peft_task_type = "TOKEN_CLS"
     default_lr = 1e-4
     default_epochs = 3.0
 
