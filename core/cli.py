@@ -258,6 +258,22 @@ def check(paths, template_dirs):
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--merge", is_flag=True, required=True, help="Merge the adapter into the base model's weights.")
+@click.option("--output-dir", "-o", required=True, type=click.Path(), help="Folder for the standalone run.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+def export(run, merge, output_dir, overwrite):
+    """Write a LoRA run (RUN) as a standalone run folder with the adapter merged in.
+
+    The result loads like any full fine-tuning run: ptrun TASK --model OUTPUT_DIR --eval-only.
+    """
+    from ptrun.runner import export_run
+
+    out = export_run(run, output_dir, overwrite)
+    click.echo(f"Merged model written to {out}")
+
+
 def _warn_broken() -> None:
     for info in plugins.load_errors():
         click.echo(f"warning: plugin '{info.name}' failed to load: {info.error}", err=True)

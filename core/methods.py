@@ -12,12 +12,14 @@ from ptrun.errors import PtrunError
 
 METHODS = ("full", "lora")
 ADAPTER_CONFIG = "adapter_config.json"
-#: Attention projections LoRA adapts by default, by model type.
+#: Linear layers LoRA adapts by default, by model type: every linear layer of the transformer
+#: blocks. On CoNLL-2003 with MiniLM, query/value alone reached F1 0.39 where all linear layers
+#: reached 0.76 in the same budget (bench/RESULTS.md), still training under 2% of the weights.
 LORA_TARGETS = {
-    "bert": ["query", "value"],
-    "roberta": ["query", "value"],
-    "distilbert": ["q_lin", "v_lin"],
-    "llama": ["q_proj", "v_proj"],
+    "bert": ["query", "key", "value", "dense"],
+    "roberta": ["query", "key", "value", "dense"],
+    "distilbert": ["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"],
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
 }
 
 

@@ -13,7 +13,17 @@ from ptrun.errors import PtrunError
 from ptrun.models import RUN_CONFIG, is_run_dir
 
 
+def is_main_process() -> bool:
+    """True in a single process and on rank 0 of a distributed run (torchrun/accelerate set RANK).
+
+    Only the main process writes the run folder; the others train their shard and stay silent.
+    """
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def atomic_write_text(path, text: str) -> None:
+    if not is_main_process():
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -43,6 +53,8 @@ def default_output_dir(task_name: str) -> Path:
 def prepare(output_dir, overwrite: bool) -> Path:
     """Create the run folder, refusing to clobber an existing one unless ``overwrite``."""
     out = Path(output_dir)
+    if not is_main_process():
+        return out
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise PtrunError(

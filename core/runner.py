@@ -25,6 +25,7 @@ CORE_VARIABLES = {
     "task": "the task's name",
 }
 SPLITS = ("train", "validation", "test")
+LORA_DEFAULT_LR = 2e-3
 EVAL_SPLITS = ("validation", "test")
 
 
@@ -66,7 +67,9 @@ class RunConfig:
 
 
 def echo(message: str = "") -> None:
-    click.echo(message, err=True)
+    """Progress and summaries, from the main process only (one copy in a distributed run)."""
+    if rundir.is_main_process():
+        click.echo(message, err=True)
 
 
 def _library_versions() -> dict:
@@ -233,7 +236,9 @@ def run(cfg: RunConfig) -> Path:
     for info in plugins.load_errors():
         echo(f"warning: plugin '{info.name}' is broken and was skipped: {info.error} (see `ptrun plugins`)")
     cfg.epochs = cfg.epochs if cfg.epochs is not None else getattr(task, "default_epochs", 3.0)
-    cfg.lr = cfg.lr if cfg.lr is not None else getattr(task, "default_lr", 5e-5)
+    if cfg.lr is None:
+        # Adapters start from zero and need larger steps than full fine-tuning.
+        cfg.lr = LORA_DEFAULT_LR if cfg.method == "lora" else getattr(task, "default_lr", 5e-5)
 
     resolved = models.resolve(cfg.model or task.default_model)
     if resolved.kind not in task.model_kinds:
@@ -360,7 +365,7 @@ def run(cfg: RunConfig) -> Path:
             [task.prediction_record(ex, p, None) for ex, p in zip(predict_examples, preds)],
         )
 
-    if not cfg.eval_only:
+    if not cfg.eval_only and rundir.is_main_process():
         model.save_pretrained(out / "model")
         tokenizer.save_pretrained(out / "model")
     label_map.save(out / "label_map.json")
@@ -407,5 +412,37 @@ def _resumable(out: Path, cfg: RunConfig) -> dict:
 
 
 def _remove_empty(path: Path) -> None:
-    if path.is_dir() and not any(path.iterdir()):
+    # The run folder belongs to the main process; another rank must not race it here.
+    if rundir.is_main_process() and path.is_dir() and not any(path.iterdir()):
         path.rmdir()
+
+
+def export_run(run: str, output_dir: str, overwrite: bool = False) -> Path:
+    """Write a LoRA run as a standalone run folder with the adapter merged into the model."""
+    import shutil
+
+    from ptrun import methods
+
+    resolved = models.resolve(run)
+    if resolved.run_dir is None:
+        raise PtrunError(f"ptrun export: {run} is not a ptrun run folder.")
+    if not methods.is_adapter_dir(resolved.path):
+        raise PtrunError(
+            f"ptrun export --merge: {run} holds a full model, not an adapter; there is nothing to merge.",
+            hint="Use the run folder as it is (--model RUN).",
+        )
+    task = registry.get_task(resolved.run_config["task"])
+    label_map = LabelMap.load(resolved.run_dir / "label_map.json")
+    model, tokenizer = task.load(Path(resolved.run_config["base_model_path"]), label_map, trained=False)
+    model = methods.load_adapter(model, resolved.path).merge_and_unload()
+    out = rundir.prepare(Path(output_dir), overwrite)
+    model.save_pretrained(out / "model")
+    tokenizer.save_pretrained(out / "model")
+    for name in ("templates",):
+        if (resolved.run_dir / name).is_dir():
+            shutil.copytree(resolved.run_dir / name, out / name)
+    label_map.save(out / "label_map.json")
+    config = dict(resolved.run_config)
+    config.update(method="lora-merged", merged_from=str(resolved.run_dir), base_model_path=str(out / "model"))
+    rundir.write_json(out / "config.json", config)
+    return out

@@ -105,6 +105,8 @@ def training_arguments(cfg, output_dir, n_examples: int):
     import torch
     from transformers import TrainingArguments
 
+    from ptrun.infer import pick_device
+
     steps_per_epoch = max(1, -(-n_examples // cfg.batch_size))
     total = max(1, int(steps_per_epoch * cfg.epochs))
     return TrainingArguments(
@@ -125,11 +127,14 @@ def training_arguments(cfg, output_dir, n_examples: int):
         save_total_limit=cfg.save_total_limit,
         bf16=cfg.bf16,
         fp16=cfg.fp16,
-        use_cpu=cfg.device == "cpu",
+        # Said explicitly on a machine without an accelerator: accelerate then runs several
+        # processes as multi-CPU DDP (gloo) instead of silently training each one alone.
+        use_cpu=cfg.device == "cpu" or (cfg.device == "auto" and pick_device("auto").type == "cpu"),
         logging_strategy="steps",
         logging_steps=max(1, total // 5),
         report_to="none",
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,
         dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
     )
@@ -147,6 +152,11 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir) -> 
         # Batches of similar length waste little compute on padding.
         group_by_length=cfg.group_by_length,
     )
+    if args.world_size > 1:
+        import click
+
+        batches = len(trainer.get_train_dataloader())
+        click.echo(f"process {args.process_index} of {args.world_size}: {batches} batches of its own shard per epoch", err=True)
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if cfg.resume else None)
     runtime = time.perf_counter() - start
@@ -157,6 +167,7 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir) -> 
         "train_samples_per_second": round(len(features) * cfg.epochs / runtime, 3),
         "train_loss": round(float(result.training_loss), 6),
         "steps": int(result.global_step),
+        "world_size": args.world_size,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "total_parameters": sum(p.numel() for p in model.parameters()),
     }

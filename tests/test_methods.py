@@ -37,7 +37,7 @@ def test_lora_sentiment_trains_the_head_and_a_small_fraction(cli, tiny_encoder, 
     assert result.exit_code == 0, result.output
     adapter = json.loads((out / "model/adapter_config.json").read_text())
     assert adapter["task_type"] == "SEQ_CLS" and adapter["r"] == 4
-    assert sorted(adapter["target_modules"]) == ["query", "value"]
+    assert sorted(adapter["target_modules"]) == ["dense", "key", "query", "value"]
     assert "classifier" in (adapter.get("modules_to_save") or [])
 
 
@@ -112,3 +112,18 @@ def test_missing_device_and_precision_are_clear_errors(cli, tiny_encoder, sentim
         assert result.exit_code == 1 and "--device cuda: no such device" in result.output
         result = cli(*args, "--fp16", "--overwrite")
         assert result.exit_code == 1 and "--fp16 needs a CUDA GPU" in result.output
+
+
+def test_export_merge_writes_a_standalone_run_with_the_same_predictions(cli, tiny_encoder, ner_files, tmp_path):
+    out = tmp_path / "lora"
+    assert _lora(cli, "ner", ner_files, tiny_encoder, out).exit_code == 0
+    merged = tmp_path / "merged"
+    result = cli("export", out, "--merge", "--output-dir", merged)
+    assert result.exit_code == 0, result.output
+    assert (merged / "model/model.safetensors").is_file() and not (merged / "model/adapter_config.json").exists()
+    again = tmp_path / "again"
+    proc = run_ptrun("ner", "--model", merged, "--eval-only", "--test", ner_files["test"], "--output-dir", again)
+    assert proc.returncode == 0, proc.stderr
+    assert (again / "predictions/test.jsonl").read_text() == (out / "predictions/test.jsonl").read_text()
+    result = cli("export", merged, "--merge", "--output-dir", tmp_path / "twice")
+    assert result.exit_code == 1 and "nothing to merge" in result.output
