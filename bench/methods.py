@@ -1,4 +1,4 @@
-"""Full fine-tuning vs LoRA with the same budget, on SST-2 and CoNLL-2003 subsets (MiniLM).
+"""Full fine-tuning vs peft methods with the same budget, on SST-2 and CoNLL-2003 subsets (MiniLM).
 
     python bench/methods.py --limit-train 2000 --json-out bench/out/methods.json
 
@@ -31,6 +31,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output-dir", default=str(REPO_ROOT / "bench" / "out" / "methods"))
     p.add_argument("--json-out")
+    p.add_argument("--methods", default="full,lora,adalora,prompt-tuning,p-tuning",
+                   help="comma-separated; soft-prompt methods run on SST-2 only (ptrun refuses them for tagging)")
     a = p.parse_args(argv)
     out = Path(a.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -41,7 +43,9 @@ def main(argv=None):
     metric = {"sst2": ("validation", "accuracy"), "conll2003": ("test", "f1")}
     rows = []
     for name, args in tasks.items():
-        for method in ("full", "lora"):
+        for method in a.methods.split(","):
+            if name == "conll2003" and method in ("prompt-tuning", "prefix-tuning", "p-tuning"):
+                continue
             run = out / f"{name}-{method}"
             cmd = [sys.executable, "-m", "ptrun.cli", *map(str, args), "--method", method, "--epochs", f"{a.epochs:g}",
                    "--seed", str(a.seed), "--limit-train", str(a.limit_train), "--limit-eval", str(a.limit_eval),
@@ -59,10 +63,10 @@ def main(argv=None):
                 "peak_rss_mb": child["peak_rss_mb"],
             })
     print(json.dumps({"settings": vars(a), "rows": rows}, indent=2))
-    print(f"\n{'task':10} {'method':6} {'lr':>7} {'metric':>8} {'trainable':>10} {'%':>6} {'saved MB':>9} {'train s':>8} {'RSS MB':>7}")
+    print(f"\n{'task':10} {'method':13} {'lr':>7} {'metric':>8} {'trainable':>10} {'%':>6} {'saved MB':>9} {'train s':>8} {'RSS MB':>7}")
     for r in rows:
         value = r.get("accuracy", r.get("f1"))
-        print(f"{r['task']:10} {r['method']:6} {r['lr']:7.0e} {value:8.4f} {r['trainable_parameters']:10,} "
+        print(f"{r['task']:10} {r['method']:13} {r['lr']:7.0e} {value:8.4f} {r['trainable_parameters']:10,} "
               f"{r['trainable_percent']:6.2f} {r['saved_mb']:9.2f} {r['train_seconds']:8.1f} {r['peak_rss_mb']:7.0f}")
     if a.json_out:
         Path(a.json_out).write_text(json.dumps({"settings": vars(a), "rows": rows}, indent=2))

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ptrun.errors import PtrunError
+from ptrun.errors import PtrunError, TemplateError
 
-METHODS = ("full", "lora")
+METHODS = ("full", "lora", "adalora", "prompt-tuning", "prefix-tuning", "p-tuning")
+#: Methods whose adapter can be merged into the base weights (`ptrun export --merge`).
+MERGEABLE = ("lora", "adalora")
+#: Soft-prompt methods; peft prepends virtual tokens, which token classification cannot label.
+PROMPT_METHODS = ("prompt-tuning", "prefix-tuning", "p-tuning")
 ADAPTER_CONFIG = "adapter_config.json"
+#: Default learning rates: adapters and soft prompts start from scratch and need larger steps.
+DEFAULT_LR = {"lora": 2e-3, "adalora": 2e-3, "prompt-tuning": 3e-2, "prefix-tuning": 1e-2, "p-tuning": 1e-2}
 #: Linear layers LoRA adapts by default, by model type: every linear layer of the transformer
 #: blocks. On CoNLL-2003 with MiniLM, query/value alone reached F1 0.39 where all linear layers
 #: reached 0.76 in the same budget (bench/RESULTS.md), still training under 2% of the weights.
@@ -39,33 +45,110 @@ def lora_targets(model, requested: str | None) -> list[str]:
     return LORA_TARGETS[model_type]
 
 
-def apply(model, task, cfg, echo) -> object:
+def peft_config(model, task, cfg, prompt, n_steps: int):
+    import peft
+
+    common = dict(task_type=task.peft_task_type)
+    if cfg.method in ("lora", "adalora"):
+        lora = dict(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=lora_targets(model, cfg.lora_targets),
+            **common,
+        )
+        if cfg.method == "lora":
+            return peft.LoraConfig(**lora)
+        # AdaLoRA starts every layer at init_r and prunes towards r over the middle of training.
+        lora.pop("r")
+        return peft.AdaLoraConfig(
+            init_r=2 * cfg.lora_r, target_r=cfg.lora_r, total_step=max(3, n_steps),
+            tinit=n_steps // 10, tfinal=n_steps // 5, **lora,
+        )
+    prompting = dict(num_virtual_tokens=cfg.num_virtual_tokens, **common)
+    if cfg.method == "prefix-tuning":
+        return peft.PrefixTuningConfig(**prompting)
+    if cfg.method == "p-tuning":
+        return peft.PromptEncoderConfig(encoder_hidden_size=model.config.hidden_size, **prompting)
+    instruction = instruction_text(prompt)
+    if instruction:
+        # Start the soft prompt from the template's own instruction words (Lester et al. 2021).
+        return peft.PromptTuningConfig(
+            prompt_tuning_init=peft.PromptTuningInit.TEXT,
+            prompt_tuning_init_text=instruction,
+            tokenizer_name_or_path=str(model.name_or_path),
+            **prompting,
+        )
+    return peft.PromptTuningConfig(prompt_tuning_init=peft.PromptTuningInit.RANDOM, **prompting)
+
+
+def instruction_text(prompt) -> str:
+    """The template's fixed words: its prompt rendered with every variable left empty."""
+    if prompt is None:
+        return ""
+    try:
+        return " ".join(prompt.render({name: "" for name in prompt.variables()}, target=False).input.split())
+    except TemplateError:  # a template that needs real values has no plain instruction text
+        return ""
+
+
+def apply(model, task, cfg, echo, prompt=None, n_steps: int = 1) -> object:
     """Wrap ``model`` for ``cfg.method``; print trainable / total parameters."""
     if cfg.method == "full":
         total = sum(p.numel() for p in model.parameters())
         echo(f"Method full: training all {total:,} parameters.")
         return model
-    if cfg.method != "lora":
+    if cfg.method not in METHODS:
         raise PtrunError(f"Unknown --method '{cfg.method}' (known: {', '.join(METHODS)}).")
     if task.peft_task_type is None:
-        raise PtrunError(f"Task '{task.name}' does not support --method lora yet.")
-    from peft import LoraConfig, get_peft_model
-
-    config = LoraConfig(
-        task_type=task.peft_task_type,
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=lora_targets(model, cfg.lora_targets),
-    )
+        raise PtrunError(f"Task '{task.name}' does not support parameter-efficient methods yet.")
+    if cfg.method in PROMPT_METHODS and task.peft_task_type == "TOKEN_CLS":
+        raise PtrunError(
+            f"--method {cfg.method} does not work for task '{task.name}': soft prompts add virtual "
+            "tokens that token classification cannot label.",
+            hint="Use --method lora or adalora for tagging tasks.",
+        )
+    if cfg.method == "prefix-tuning" and not _accepts_past_key_values(model):
+        raise PtrunError(
+            f"--method prefix-tuning needs a model that accepts past key values; "
+            f"{model.config.model_type} models in transformers {_version('transformers')} do not.",
+            hint="Use --method prompt-tuning or p-tuning (soft prompts on the input) instead.",
+        )
+    config = peft_config(model, task, cfg, prompt, n_steps)
     try:
+        from peft import get_peft_model
+
         model = get_peft_model(model, config)
     except ValueError as exc:  # e.g. target modules not found in the model
-        raise PtrunError(f"--method lora: {exc}", hint="Check --lora-targets against the model's layer names.") from None
+        raise PtrunError(f"--method {cfg.method}: {exc}", hint="Check --lora-targets against the model's layer names.") from None
     trainable, total = model.get_nb_trainable_parameters()
-    echo(f"Method lora (r={cfg.lora_r}, alpha={cfg.lora_alpha}): training {trainable:,} of {total:,} parameters "
-         f"({100 * trainable / total:.2f}%).")
+    echo(f"Method {cfg.method}: training {trainable:,} of {total:,} parameters ({100 * trainable / total:.2f}%).")
     return model
+
+
+def _accepts_past_key_values(model) -> bool:
+    import inspect
+
+    backbone = getattr(model, model.base_model_prefix, model)
+    return any("past_key_values" in inspect.signature(m.forward).parameters for m in (model, backbone))
+
+
+def _version(dist: str) -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version(dist)
+
+
+def adalora_callback():
+    """AdaLoRA re-allocates ranks after every optimizer step (peft's update_and_allocate)."""
+    from transformers import TrainerCallback
+
+    class AdaLoraRanks(TrainerCallback):
+        def on_optimizer_step(self, args, state, control, model=None, **kwargs):
+            peft_model = getattr(model, "module", model)  # unwrap DDP
+            peft_model.base_model.update_and_allocate(state.global_step)
+
+    return AdaLoraRanks()
 
 
 def load_adapter(model, adapter_dir: Path):

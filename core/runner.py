@@ -25,7 +25,6 @@ CORE_VARIABLES = {
     "task": "the task's name",
 }
 SPLITS = ("train", "validation", "test")
-LORA_DEFAULT_LR = 2e-3
 EVAL_SPLITS = ("validation", "test")
 
 
@@ -57,6 +56,7 @@ class RunConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.1
     lora_targets: str | None = None
+    num_virtual_tokens: int = 20
     save_steps: int | None = None
     save_total_limit: int | None = 2
     resume: bool = False
@@ -238,7 +238,9 @@ def run(cfg: RunConfig) -> Path:
     cfg.epochs = cfg.epochs if cfg.epochs is not None else getattr(task, "default_epochs", 3.0)
     if cfg.lr is None:
         # Adapters start from zero and need larger steps than full fine-tuning.
-        cfg.lr = LORA_DEFAULT_LR if cfg.method == "lora" else getattr(task, "default_lr", 5e-5)
+        from ptrun.methods import DEFAULT_LR
+
+        cfg.lr = DEFAULT_LR.get(cfg.method) or getattr(task, "default_lr", 5e-5)
 
     resolved = models.resolve(cfg.model or task.default_model)
     if resolved.kind not in task.model_kinds:
@@ -319,13 +321,14 @@ def run(cfg: RunConfig) -> Path:
         model = methods.load_adapter(model, resolved.path)
         if not cfg.eval_only:
             raise PtrunError(
-                f"--model {resolved.name} is a LoRA run; training it further is not supported yet.",
+                f"--model {resolved.name} is a {resolved.run_config.get('method')} run (an adapter); training it further is not supported yet.",
                 hint="Use --eval-only, or train a new run from its base model.",
             )
     else:
         model, tokenizer = task.load(resolved.path, label_map, trained=resolved.run_dir is not None)
     if not cfg.eval_only:
-        model = methods.apply(model, task, cfg, echo)
+        steps = int(-(-len(examples["train"]) // cfg.batch_size) * cfg.epochs)  # AdaLoRA's schedule
+        model = methods.apply(model, task, cfg, echo, prompt=prompt, n_steps=steps)
     features = {
         split: task.encode(items, rendered[split], tokenizer, label_map, cfg.max_length)
         for split, items in examples.items()
@@ -430,6 +433,12 @@ def export_run(run: str, output_dir: str, overwrite: bool = False) -> Path:
         raise PtrunError(
             f"ptrun export --merge: {run} holds a full model, not an adapter; there is nothing to merge.",
             hint="Use the run folder as it is (--model RUN).",
+        )
+    if resolved.run_config.get("method") not in methods.MERGEABLE:
+        raise PtrunError(
+            f"ptrun export --merge: a {resolved.run_config.get('method')} run cannot be merged into the "
+            f"model's weights (only {', '.join(methods.MERGEABLE)} adapters can).",
+            hint="Load it with --model RUN, which attaches the adapter to its base model.",
         )
     task = registry.get_task(resolved.run_config["task"])
     label_map = LabelMap.load(resolved.run_dir / "label_map.json")

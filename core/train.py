@@ -61,11 +61,11 @@ def _trainer_class():
     from transformers import Trainer
 
     class PtrunTrainer(Trainer):
-        def __init__(self, *args, group_by_length: bool = True, **kwargs):
+        def __init__(self, *args, group_by_length: bool = True, per_label_loss: bool = True, **kwargs):
             super().__init__(*args, **kwargs)
             self.group_by_length = group_by_length
             self.labels_per_batch = None
-            if group_by_length:
+            if group_by_length and per_label_loss:
                 # With length-grouped batches a per-batch mean would weigh a token of a batch of
                 # short sentences far more than one of long sentences. Dividing the summed loss by
                 # the average number of labels per batch weighs every token the same.
@@ -151,7 +151,13 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir) -> 
         processing_class=tokenizer,
         # Batches of similar length waste little compute on padding.
         group_by_length=cfg.group_by_length,
+        # AdaLoRA adds its orthogonality penalty to the model's own loss; keep that loss.
+        per_label_loss=cfg.method != "adalora",
     )
+    if cfg.method == "adalora":
+        from ptrun.methods import adalora_callback
+
+        trainer.add_callback(adalora_callback())
     if args.world_size > 1:
         import click
 

@@ -47,7 +47,7 @@ def test_lora_errors_are_clear(cli, tiny_encoder, sentiment_files, tmp_path):
     out = tmp_path / "run"
     assert _lora(cli, "sentiment", sentiment_files, tiny_encoder, out).exit_code == 0
     result = cli("sentiment", "--model", out, "--train", sentiment_files["train"], "--output-dir", tmp_path / "more")
-    assert result.exit_code == 1 and "LoRA run" in result.output
+    assert result.exit_code == 1 and "is a lora run (an adapter)" in result.output
 
 
 def _train_args(files, tiny_encoder, out, *extra):
@@ -127,3 +127,33 @@ def test_export_merge_writes_a_standalone_run_with_the_same_predictions(cli, tin
     assert (again / "predictions/test.jsonl").read_text() == (out / "predictions/test.jsonl").read_text()
     result = cli("export", merged, "--merge", "--output-dir", tmp_path / "twice")
     assert result.exit_code == 1 and "nothing to merge" in result.output
+
+
+def test_adalora_and_soft_prompt_methods_train_save_and_reload(cli, tiny_encoder, sentiment_files, tmp_path):
+    for method in ("adalora", "prompt-tuning", "p-tuning"):
+        out = tmp_path / method
+        result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
+                     "--model", tiny_encoder, "--epochs", "2", "--batch-size", "4", "--method", method,
+                     "--num-virtual-tokens", "4", "--output-dir", out)
+        assert result.exit_code == 0, (method, result.output)
+        assert f"Method {method}: training" in result.output
+        assert (out / "model/adapter_config.json").is_file()
+        again = tmp_path / f"{method}-again"
+        proc = run_ptrun("sentiment", "--model", out, "--eval-only", "--test", sentiment_files["test"],
+                         "--output-dir", again)
+        assert proc.returncode == 0, (method, proc.stderr)
+        assert (again / "predictions/test.jsonl").read_text() == (out / "predictions/test.jsonl").read_text(), method
+    adapter = json.loads((tmp_path / "prompt-tuning/model/adapter_config.json").read_text())
+    assert adapter["prompt_tuning_init"] == "TEXT" and adapter["prompt_tuning_init_text"] == "Review: Sentiment:"
+    result = cli("export", tmp_path / "prompt-tuning", "--merge", "--output-dir", tmp_path / "merged")
+    assert result.exit_code == 1 and "cannot be merged" in result.output
+    # BERT's forward takes no past key values, which peft's prefix tuning needs: a clear refusal.
+    result = cli("sentiment", "--train", sentiment_files["train"], "--model", tiny_encoder, "--method",
+                 "prefix-tuning", "--output-dir", tmp_path / "prefix")
+    assert result.exit_code == 1 and "past key values" in result.output and "Traceback" not in result.output
+
+
+def test_soft_prompts_are_refused_for_tagging(cli, tiny_encoder, ner_files, tmp_path):
+    result = cli("ner", "--train", ner_files["train"], "--model", tiny_encoder, "--method", "prompt-tuning",
+                 "--output-dir", tmp_path / "r")
+    assert result.exit_code == 1 and "cannot label" in result.output and "Traceback" not in result.output
