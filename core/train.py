@@ -21,9 +21,10 @@ class FeatureDataset:
 class ShuffledLengthBatches:
     """Indices forming batches of similar length, with the batches in random order.
 
-    transformers' ``group_by_length`` sorts large megabatches and emits their batches from
-    longest to shortest; that ordering cost 2-4 F1 points on CoNLL-2003 against random batches
-    (bench/RESULTS.md). Shuffling the finished batches keeps the padding savings without it.
+    Like transformers' ``group_by_length`` (random megabatches, each sorted by length), but the
+    finished batches are shuffled instead of running longest-first, and the order depends only on
+    (seed, epoch), so a resumed run skips exactly the batches it had trained on. Length grouping
+    still costs some F1 against random batches; see bench/RESULTS.md.
     """
 
     def __init__(self, lengths: list[int], batch_size: int, megabatch: int = 50, seed: int = 0):
