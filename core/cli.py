@@ -281,6 +281,7 @@ def _warn_broken() -> None:
 
 def task_command(task) -> click.Command:
     """The ``ptrun <task>`` command: fine-tune, evaluate and predict."""
+    from ptrun.methods import METHODS
     from ptrun.runner import RunConfig, run
 
     def callback(**options):
@@ -309,7 +310,7 @@ def task_command(task) -> click.Command:
         click.Option(["--overwrite"], is_flag=True, help="Replace an existing run folder."),
         click.Option(
             ["--method"],
-            type=click.Choice(["full", "lora", "adalora", "prompt-tuning", "prefix-tuning", "p-tuning"]),
+            type=click.Choice(METHODS),
             default="full",
             show_default=True,
             help="full: train every weight; the others train a peft adapter or soft prompt plus the task head.",

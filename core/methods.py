@@ -1,7 +1,7 @@
-"""Training methods: full fine-tuning, or parameter-efficient LoRA through the peft library.
+"""Training methods: full fine-tuning, or a peft method (LoRA, AdaLoRA, soft prompts).
 
-A LoRA run saves only the adapter (and the task head) in ``RUN/model``; loading the run
-rebuilds the base model it names and attaches the adapter.
+A peft run saves only the adapter (and the task head) in ``RUN/model``; loading the run
+rebuilds the base model it names and attaches the adapter. This module imports peft lazily.
 """
 
 from __future__ import annotations
