@@ -32,6 +32,8 @@ class TextClassificationTask(Task):
     }
     main_metric = "accuracy"
     peft_task_type = "SEQ_CLS"
+    model_kinds = ("encoder", "causal-lm")
+    max_new_tokens = 8
 
     def from_record(self, record: Record, labeled: bool = True) -> Example:
         text = require_field(record, self.text_fields, "text")
@@ -59,6 +61,29 @@ class TextClassificationTask(Task):
             "label": name or "",
             "label_word": label_map.word(name) if (name and label_map is not None) else "",
         }
+
+    # -- causal language models -----------------------------------------------------
+    def relabel(self, example, label):
+        return Example(example.id, {**example.fields, "label": label}, example.path, example.line, labeled=True)
+
+    def content_free(self, example, filler):
+        return Example(example.id, {**example.fields, "text": filler}, example.path, example.line, labeled=False)
+
+    def parse_generation(self, example, text, label_map):
+        """The label whose word (or name) the answer is, or starts with; None if none matches."""
+        answer = _normalise(text)
+        candidates = []
+        for label in label_map.labels:
+            for spelling in {label_map.word(label), label}:
+                candidates.append((_normalise(spelling), label))
+        for spelling, label in candidates:
+            if answer == spelling:
+                return label, {}
+        # "Positive." or "positive, because ..." but not "not positive".
+        starts = {label for spelling, label in candidates if spelling and (answer + " ").startswith(spelling + " ")}
+        if len(starts) == 1:
+            return starts.pop(), {}
+        return None, {}
 
     # -- model ----------------------------------------------------------------------
     def load(self, model_path, label_map, *, trained):
@@ -96,6 +121,12 @@ class TextClassificationTask(Task):
         if reference is not None:
             record["reference"] = reference
         return record
+
+
+def _normalise(text: str) -> str:
+    import re
+
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
 @hookimpl

@@ -193,11 +193,15 @@ def templates(task, template_dirs, as_json):
 @click.option("--example", "example_json", help="One example as a JSON object.")
 @click.option("-n", "count", default=3, show_default=True, help="Number of examples to show.")
 @click.option("--format", "fmt", help="Data format when the extension does not tell.")
+@click.option("--shots", type=click.IntRange(0), default=0, show_default=True,
+              help="Show K demonstrations, drawn from the data file (or the demo train split).")
+@click.option("--balanced-shots", is_flag=True, help="Draw the demonstrations evenly over the labels.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed for drawing demonstrations.")
 @template_dir_option
-def render(task, template, data_file, example_json, count, fmt, template_dirs):
+def render(task, template, data_file, example_json, count, fmt, shots, balanced_shots, seed, template_dirs):
     """Show the rendered model input and target of TASK's template for real examples."""
     from ptrun.data import Record, find_splits
-    from ptrun.runner import build_label_map, check_prompt_for_task, render_all
+    from ptrun.runner import build_label_map, check_prompt_for_task, render_all, select_demos
     from ptrun.prompts import load_prompt
 
     task_obj = registry.get_task(task)
@@ -224,7 +228,9 @@ def render(task, template, data_file, example_json, count, fmt, template_dirs):
         source = task_obj.read(data_file, fmt, labeled=False)
         examples = source[:count]
     label_map = build_label_map(task_obj, prompt, {"train": source})
-    rendered = render_all(task_obj, prompt, examples, label_map)
+    pool = [ex for ex in source if ex.labeled and ex not in examples] or [ex for ex in source if ex.labeled]
+    demos = select_demos(task_obj, pool, shots, seed, balanced_shots)
+    rendered = render_all(task_obj, prompt, examples, label_map, demos)
     click.echo(f"template {prompt.name} ({prompt.path})")
     for ex, r in zip(examples, rendered):
         origin = f" ({ex.path}:{ex.line})" if ex.path and ex.line else ""
@@ -301,7 +307,7 @@ def task_command(task) -> click.Command:
         click.Option(["--epochs"], type=float, help=f"Training epochs [default: {getattr(task, 'default_epochs', 3.0):g}]."),
         click.Option(["--lr"], type=float, help=f"Learning rate [default: {getattr(task, 'default_lr', 5e-5):g}]."),
         click.Option(["--batch-size"], type=click.IntRange(1), default=16, show_default=True),
-        click.Option(["--max-length"], type=click.IntRange(8), default=128, show_default=True, help="Maximum tokens per example."),
+        click.Option(["--max-length"], type=click.IntRange(8), help="Maximum tokens per example [default: 128 for encoders, the model's context (at most 2048) for causal LMs]."),
         click.Option(["--seed"], type=int, default=42, show_default=True),
         click.Option(["--output-dir", "-o"], type=click.Path(), help="Run folder [default: runs/<task>-<time>]."),
         click.Option(["--limit-train"], type=click.IntRange(1), help="Use only the first N training examples."),
@@ -327,6 +333,15 @@ def task_command(task) -> click.Command:
         click.Option(["--bf16"], is_flag=True, help="Train in bfloat16 mixed precision."),
         click.Option(["--fp16"], is_flag=True, help="Train in float16 mixed precision (CUDA only)."),
         click.Option(["--device"], type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True),
+        click.Option(["--inference"], type=click.Choice(["auto", "score", "generate"]), default="auto", show_default=True,
+                     help="Causal LMs: score ranks the answer choices by log-likelihood; generate writes an answer and maps it back. auto: score when the task has answer choices."),
+        click.Option(["--chat/--no-chat"], default=None, help="Causal LMs: wrap the prompt in the model's chat template [default: when the model has one]."),
+        click.Option(["--shots"], type=click.IntRange(0), default=0, show_default=True, help="Causal LMs: demonstrations drawn from the train split into each prompt."),
+        click.Option(["--balanced-shots"], is_flag=True, help="Draw the demonstrations evenly over the labels."),
+        click.Option(["--calibrate"], is_flag=True, help="Contextual calibration of answer-choice scores (Zhao et al. 2021)."),
+        click.Option(["--length-norm/--no-length-norm"], default=True, show_default=True,
+                     help="Score multi-token answer choices by mean (not summed) token log-probability."),
+        click.Option(["--max-new-tokens"], type=click.IntRange(1), help="Causal LMs: most tokens to generate per answer [default: per task]."),
         click.Option(
             ["--group-by-length/--no-group-by-length"],
             default=True,

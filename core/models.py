@@ -16,12 +16,19 @@ RUN_MODEL_DIR = "model"
 
 @dataclass
 class ModelSpec:
-    """A named model: ``locate()`` returns its local directory (or raises with an install hint)."""
+    """A named model: ``locate()`` returns its local directory or file (or raises with an install
+    hint) and must be cheap; ``prepare(path)``, when given, turns that into a loadable model
+    folder (converting a GGUF file, say) and runs only when the model is used."""
 
     alias: str
     description: str
     locate: Callable[[], Path]
     kind: str = "encoder"
+    prepare: Callable[[Path], Path] | None = None
+
+    def path(self) -> Path:
+        where = Path(self.locate())
+        return Path(self.prepare(where)) if self.prepare else where
 
 
 @dataclass
@@ -80,7 +87,7 @@ def resolve(name: str) -> ResolvedModel:
     aliases = registry.models()
     if name in aliases:
         spec = aliases[name]
-        return ResolvedModel(name, Path(spec.locate()), spec.kind)
+        return ResolvedModel(name, spec.path(), spec.kind)
     path = Path(name).expanduser()
     if path.is_dir():
         if is_run_dir(path):

@@ -45,6 +45,12 @@ class Rendered:
 
     input: str
     target: str | None = None
+    #: Block ``system``: the system message for chat models (None when the template has none).
+    system: str | None = None
+    #: How many demonstrations the input holds, and how to render it with fewer (few-shot runs
+    #: drop demonstrations that do not fit the model's context).
+    demos: int = 0
+    with_demos: object = None
 
 
 @dataclass
@@ -281,9 +287,10 @@ class Prompt:
             if "prompt" not in ctx.blocks:
                 return Rendered(full, None)
             text = "".join(ctx.blocks["prompt"][0](ctx))
+            system = "".join(ctx.blocks["system"][0](ctx)).strip() or None if "system" in ctx.blocks else None
             if target and "target" in ctx.blocks:
-                return Rendered(text, "".join(ctx.blocks["target"][0](ctx)))
-            return Rendered(text, None)
+                return Rendered(text, "".join(ctx.blocks["target"][0](ctx)), system)
+            return Rendered(text, None, system)
         except jinja2.exceptions.SecurityError as exc:
             path, line = _location(exc, self.path)
             raise TemplateError(

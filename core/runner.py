@@ -23,6 +23,8 @@ CORE_VARIABLES = {
     "labels": "the task's labels in id order",
     "label_words": "the verbalizer word of each label, in id order",
     "task": "the task's name",
+    "demos": "few-shot demonstrations (--shots K): a list of the demonstration examples' variables, "
+    "each with its rendered `input` and `target`",
 }
 SPLITS = ("train", "validation", "test")
 EVAL_SPLITS = ("validation", "test")
@@ -43,7 +45,7 @@ class RunConfig:
     epochs: float | None = None
     lr: float | None = None
     batch_size: int = 16
-    max_length: int = 128
+    max_length: int | None = None
     seed: int = 42
     output_dir: str | None = None
     limit_train: int | None = None
@@ -63,6 +65,14 @@ class RunConfig:
     bf16: bool = False
     fp16: bool = False
     device: str = "auto"
+    # causal language models
+    inference: str = "auto"
+    chat: bool | None = None
+    shots: int = 0
+    balanced_shots: bool = False
+    calibrate: bool = False
+    length_norm: bool = True
+    max_new_tokens: int | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -97,7 +107,7 @@ def resolve_prompt(task, cfg: RunConfig, resolved: models.ResolvedModel) -> Prom
             if ref is None:
                 return None
     if ref is None:
-        ref = task.default_template
+        ref = task.template_for(resolved.kind)
     if ref is None or ref == "none":
         return None
     prompt = load_prompt(ref, dirs)
@@ -139,17 +149,69 @@ def render_context(task, example, label_map: LabelMap | None) -> dict:
     return ctx
 
 
-def render_all(task, prompt: Prompt | None, examples, label_map) -> list:
+def render_all(task, prompt: Prompt | None, examples, label_map, demos: list | None = None) -> list:
+    """Render ``examples``; with ``demos`` (demonstration examples) each prompt shows them and
+    can be re-rendered with fewer (``Rendered.with_demos(k)``)."""
     if prompt is None:
         return [None] * len(examples)
+    demo_vars = demo_contexts(task, prompt, demos or [], label_map)
     out = []
     for ex in examples:
-        try:
-            out.append(prompt.render(render_context(task, ex, label_map), target=ex.labeled))
-        except TemplateError as exc:
-            where = f" (while rendering example {ex.id} from {ex.path}:{ex.line})" if ex.path else ""
-            raise TemplateError(exc.message + where, path=exc.path, line=exc.line, hint=exc.hint) from None
+        ctx = render_context(task, ex, label_map)
+        out.append(_render(prompt, ctx, ex, demo_vars))
     return out
+
+
+def _render(prompt: Prompt, ctx: dict, ex, demo_vars: list, k: int | None = None):
+    k = len(demo_vars) if k is None else k
+    try:
+        rendered = prompt.render({**ctx, "demos": demo_vars[:k]}, target=ex.labeled)
+    except TemplateError as exc:
+        where = f" (while rendering example {ex.id} from {ex.path}:{ex.line})" if ex.path else ""
+        raise TemplateError(exc.message + where, path=exc.path, line=exc.line, hint=exc.hint) from None
+    rendered.demos = min(k, len(demo_vars))
+    rendered.with_demos = lambda fewer: _render(prompt, ctx, ex, demo_vars, fewer)
+    return rendered
+
+
+def demo_contexts(task, prompt: Prompt, demos: list, label_map) -> list[dict]:
+    """Template variables of each demonstration, plus its own rendered ``input`` and ``target``."""
+    if demos and "demos" not in prompt.variables():
+        raise TemplateError(
+            "--shots needs a template that lays out demonstrations (it never reads `demos`)",
+            path=prompt.path,
+            hint="Pick a few-shot template (`ptrun templates`) or add a `{% for d in demos %}` loop.",
+        )
+    out = []
+    for ex in demos:
+        ctx = render_context(task, ex, label_map)
+        r = _render(prompt, ctx, ex, [])
+        out.append({**ctx, "input": r.input, "target": r.target or ""})
+    return out
+
+
+def select_demos(task, train: list, k: int, seed: int, balanced: bool) -> list:
+    """``k`` demonstrations from the training examples, seeded; ``balanced`` takes them round-robin
+    over the labels (as evenly as the data allows)."""
+    if k <= 0:
+        return []
+    if not train:
+        raise PtrunError("--shots needs training examples to draw demonstrations from.", hint="Pass --train or --data.")
+    rng = random.Random(seed)
+    pool = list(train)
+    rng.shuffle(pool)
+    if not balanced:
+        return pool[:k]
+    by_label: dict = {}
+    for ex in pool:
+        by_label.setdefault(tuple(task.labels_of(ex)[:1]), []).append(ex)
+    chosen, groups = [], [by_label[key] for key in sorted(by_label)]
+    while len(chosen) < min(k, len(pool)):
+        for group in groups:
+            if group and len(chosen) < k:
+                chosen.append(group.pop(0))
+    rng.shuffle(chosen)
+    return chosen
 
 
 # --------------------------------------------------------------------------- data
@@ -252,6 +314,9 @@ def run(cfg: RunConfig) -> Path:
         raise PtrunError(
             f"--model {resolved.name} is a run of task '{resolved.run_config['task']}', not '{task.name}'."
         )
+    if resolved.run_dir is not None and cfg.chat is None:
+        # A causal LM was trained on prompts in one layout; it is evaluated in the same one.
+        cfg.chat = resolved.run_config.get("chat_format")
     prompt = resolve_prompt(task, cfg, resolved)
 
     split_paths = resolve_splits(task, cfg)
@@ -266,11 +331,28 @@ def run(cfg: RunConfig) -> Path:
 
     label_map = build_label_map(task, prompt, examples, resolved.run_dir)
     check_labels(task, examples, label_map)
+    if cfg.shots and resolved.kind != "causal-lm":
+        raise PtrunError("--shots (demonstrations in the prompt) is for causal language models.")
+    demos = select_demos(task, examples.get("train", []), cfg.shots, cfg.seed, cfg.balanced_shots)
     if cfg.eval_only:
         examples.pop("train", None)
-    rendered = {split: render_all(task, prompt, items, label_map) for split, items in examples.items()}
+    # Training prompts stay zero-shot; demonstrations go into the prompts the model answers.
+    rendered = {
+        split: render_all(task, prompt, items, label_map, demos if split != "train" else None)
+        for split, items in examples.items()
+    }
     if predict_examples is not None:
-        rendered["predict"] = render_all(task, prompt, predict_examples, label_map)
+        rendered["predict"] = render_all(task, prompt, predict_examples, label_map, demos)
+    if resolved.kind == "causal-lm":
+        from ptrun.causal_task import CausalLMBackend
+
+        demo_vars = demo_contexts(task, prompt, demos, label_map) if prompt is not None else []
+        backend = CausalLMBackend(
+            task, cfg, prompt, lambda ex, k: _render(prompt, render_context(task, ex, label_map), ex, demo_vars, k), echo
+        )
+    else:
+        backend = task
+        cfg.max_length = cfg.max_length or 128
 
     out = Path(cfg.output_dir) if cfg.output_dir else rundir.default_output_dir(task.name)
     if resolved.run_dir is not None and out.resolve() == resolved.run_dir.resolve():
@@ -291,6 +373,8 @@ def run(cfg: RunConfig) -> Path:
         "model_path": str(resolved.path),
         "model_kind": resolved.kind,
         "method": cfg.method if not cfg.eval_only else None,
+        "inference": None,
+        "demonstrations": [ex.id for ex in demos],
         "base_model_path": (resolved.run_config or {}).get("base_model_path") or str(resolved.path),
         "template": None,
         "template_source": prompt.name if prompt else None,
@@ -317,7 +401,7 @@ def run(cfg: RunConfig) -> Path:
 
     if resolved.run_dir is not None and methods.is_adapter_dir(resolved.path):
         # A LoRA run keeps only its adapter: rebuild the base model, then attach it.
-        model, tokenizer = task.load(Path(resolved.run_config["base_model_path"]), label_map, trained=False)
+        model, tokenizer = backend.load(Path(resolved.run_config["base_model_path"]), label_map, trained=False)
         model = methods.load_adapter(model, resolved.path)
         if not cfg.eval_only:
             raise PtrunError(
@@ -325,12 +409,14 @@ def run(cfg: RunConfig) -> Path:
                 hint="Use --eval-only, or train a new run from its base model.",
             )
     else:
-        model, tokenizer = task.load(resolved.path, label_map, trained=resolved.run_dir is not None)
+        model, tokenizer = backend.load(resolved.path, label_map, trained=resolved.run_dir is not None)
+    if resolved.kind == "causal-lm":
+        config["chat_format"] = backend.layout.chat
     if not cfg.eval_only:
         steps = int(-(-len(examples["train"]) // cfg.batch_size) * cfg.epochs)  # AdaLoRA's schedule
-        model = methods.apply(model, task, cfg, echo, prompt=prompt, n_steps=steps)
+        model = methods.apply(model, backend, cfg, echo, prompt=prompt, n_steps=steps)
     features = {
-        split: task.encode(items, rendered[split], tokenizer, label_map, cfg.max_length)
+        split: backend.encode(items, rendered[split], tokenizer, label_map, cfg.max_length)
         for split, items in examples.items()
     }
 
@@ -340,7 +426,8 @@ def run(cfg: RunConfig) -> Path:
 
         echo(f"Training {task.name} on {len(features['train'])} examples for {cfg.epochs:g} epoch(s)...")
         results["train"] = train(
-            model, tokenizer, features["train"], task.collator(tokenizer), cfg, out / "checkpoints"
+            model, tokenizer, features["train"], backend.collator(tokenizer), cfg, out / "checkpoints",
+            causal=resolved.kind == "causal-lm",
         )
         _remove_empty(out / "checkpoints")
     else:
@@ -350,22 +437,27 @@ def run(cfg: RunConfig) -> Path:
         if split not in examples:
             continue
         items = examples[split]
-        preds = task.predict(model, tokenizer, items, features[split], label_map, cfg.batch_size)
+        preds = backend.predict(model, tokenizer, items, features[split], label_map, cfg.batch_size)
         refs = [task.reference(ex) for ex in items]
         if label_map.kind == "classes":
             # Data may spell labels as ids or aliases ("1"); records and metrics use label names.
             refs = [label_map.canonical(r) or r for r in refs]
         results[split] = metrics_mod.compute(task, preds, refs, label_map)
+        if resolved.kind == "causal-lm":
+            results[split].update(backend.split_metrics())
+            if task.lm_perplexity:
+                results[split].update(backend.target_perplexity(model, tokenizer, features[split], cfg.batch_size))
+            config["inference"] = backend.inference_used
         rundir.write_jsonl(
             out / "predictions" / f"{split}.jsonl",
-            [task.prediction_record(ex, p, r) for ex, p, r in zip(items, preds, refs)],
+            [backend.prediction_record(ex, p, r) for ex, p, r in zip(items, preds, refs)],
         )
     if predict_examples is not None:
-        feats = task.encode(predict_examples, rendered["predict"], tokenizer, label_map, cfg.max_length)
-        preds = task.predict(model, tokenizer, predict_examples, feats, label_map, cfg.batch_size)
+        feats = backend.encode(predict_examples, rendered["predict"], tokenizer, label_map, cfg.max_length)
+        preds = backend.predict(model, tokenizer, predict_examples, feats, label_map, cfg.batch_size)
         rundir.write_jsonl(
             out / "predictions" / "predict.jsonl",
-            [task.prediction_record(ex, p, None) for ex, p in zip(predict_examples, preds)],
+            [backend.prediction_record(ex, p, None) for ex, p in zip(predict_examples, preds)],
         )
 
     if not cfg.eval_only and rundir.is_main_process():

@@ -27,6 +27,8 @@ class Task:
     extensions: tuple[str, ...] = (".tsv", ".csv", ".jsonl", ".json")
     #: Template used when ``--template`` is not given.
     default_template: str | None = None
+    #: Per model kind, templates that replace ``default_template`` (``{"causal-lm": "..."}``).
+    default_templates: dict[str, str] = {}
     #: Model alias used when ``--model`` is not given.
     default_model: str = "minilm"
     #: Model kinds the task supports (``encoder``, ``causal-lm``).
@@ -37,6 +39,10 @@ class Task:
     main_metric: str = "accuracy"
     #: peft task type for ``--method lora`` (``SEQ_CLS``, ``TOKEN_CLS``, ...); None: unsupported.
     peft_task_type: str | None = None
+    #: Causal LMs: most tokens a generation may take, and whether evaluation reports the
+    #: perplexity of the reference targets.
+    max_new_tokens: int = 32
+    lm_perplexity: bool = False
     #: Set by the registry: the plugin that provided this task.
     plugin: str | None = None
 
@@ -97,6 +103,38 @@ class Task:
         if reference is not None:
             record["reference"] = reference
         return record
+
+    def template_for(self, kind: str) -> str | None:
+        """The default template for a model of ``kind`` (``encoder``, ``causal-lm``)."""
+        return self.default_templates.get(kind, self.default_template)
+
+    # -- causal language models -----------------------------------------------------
+    def lm_messages(self, example: Example, rendered, chat: bool) -> list[dict]:
+        """The example as chat messages (``{"role", "content"}``; the assistant turns are the
+        targets). The default: the template's system block, its prompt as the user turn and its
+        target as the assistant turn. Without a chat format the contents are concatenated."""
+        from ptrun.causal import prompt_messages
+
+        return prompt_messages(rendered, chat)
+
+    def parse_generation(self, example: Example, text: str, label_map) -> tuple[Any, dict]:
+        """Map a generated text to a prediction; return ``(prediction, notes)``.
+
+        ``prediction`` is None when the text cannot be understood (it then counts as wrong and
+        as ``unparseable``). ``notes`` go into the prediction record; numbers among them are
+        summed over the split into metrics.json.
+        """
+        text = text.strip()
+        return (text or None), {}
+
+    def relabel(self, example: Example, label: str) -> Example:
+        """A copy of ``example`` carrying ``label`` (to render each answer choice's target)."""
+        raise self.unusable("ranking answer choices needs relabel(); use --inference generate.")
+
+    def content_free(self, example: Example, filler: str) -> Example | None:
+        """A copy of ``example`` with its content replaced by ``filler`` ("N/A"), for contextual
+        calibration; None when the task has no such notion."""
+        return None
 
     def unusable(self, message: str) -> PtrunError:
         return PtrunError(f"Task '{self.name}': {message}")

@@ -62,11 +62,12 @@ def _trainer_class():
     from transformers import Trainer
 
     class PtrunTrainer(Trainer):
-        def __init__(self, *args, group_by_length: bool = True, per_label_loss: bool = True, **kwargs):
+        def __init__(self, *args, group_by_length: bool = True, per_label_loss: bool = True, causal: bool = False, **kwargs):
             super().__init__(*args, **kwargs)
             self.group_by_length = group_by_length
+            self.causal = causal
             self.labels_per_batch = None
-            if group_by_length and per_label_loss:
+            if group_by_length and per_label_loss and all("labels" in f for f in self.train_dataset):
                 # With length-grouped batches a per-batch mean would weigh a token of a batch of
                 # short sentences far more than one of long sentences. Dividing the summed loss by
                 # the average number of labels per batch weighs every token the same.
@@ -83,8 +84,10 @@ def _trainer_class():
             labels = inputs.pop("labels")
             outputs = model(**inputs)
             logits = outputs.logits.float()
+            if self.causal:  # token t predicts token t+1
+                logits, labels = logits[:, :-1], labels[:, 1:]
             loss = F.cross_entropy(
-                logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100, reduction="sum"
+                logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum"
             ) / self.labels_per_batch
             return (loss, outputs) if return_outputs else loss
 
@@ -141,7 +144,7 @@ def training_arguments(cfg, output_dir, n_examples: int):
     )
 
 
-def train(model, tokenizer, features: list[dict], collator, cfg, output_dir) -> dict:
+def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, causal: bool = False) -> dict:
     """Train ``model`` in place; return timing and loss figures for metrics.json."""
     args = training_arguments(cfg, output_dir, len(features))
     trainer = _trainer_class()(
@@ -154,6 +157,7 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir) -> 
         group_by_length=cfg.group_by_length,
         # AdaLoRA adds its orthogonality penalty to the model's own loss; keep that loss.
         per_label_loss=cfg.method != "adalora",
+        causal=causal,
     )
     if cfg.method == "adalora":
         from ptrun.methods import adalora_callback

