@@ -297,6 +297,37 @@ def score_continuations(model, prefixes: list[list[int]], continuations: list[li
     return sums, counts
 
 
+def uses_soft_prompt(model) -> bool:
+    """True for peft prompt-learning models, which prepend virtual tokens on every forward (so a
+    key/value cache from an earlier call cannot be continued)."""
+    config = getattr(model, "active_peft_config", None)
+    return bool(getattr(config, "is_prompt_learning", False))
+
+
+def score_full(model, prefixes, continuations, masks, pad_id):
+    """Like :func:`score_continuations`, with the prompt recomputed for every choice (for soft-
+    prompt models); same return values."""
+    import torch
+
+    dev = _model_device(model)
+    n_choices = len(continuations[0])
+    rows = [p + c for p, conts in zip(prefixes, continuations) for c in conts]
+    ids, attn = _left_pad(rows, pad_id)
+    ids, attn = ids.to(dev), attn.to(dev)
+    logits = model(input_ids=ids, attention_mask=attn).logits
+    logits = logits[:, logits.size(1) - ids.size(1) :].float()  # drop virtual-token positions
+    logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    sums = torch.zeros(len(rows))
+    counts = torch.zeros(len(rows), dtype=torch.long)
+    flat_masks = [m for per_example in masks for m in per_example]
+    for i, (row, m) in enumerate(zip(rows, flat_masks)):
+        n = len(m)  # the continuation is right-aligned: its tokens are the row's last n
+        picked = torch.tensor(m, dtype=torch.bool)
+        sums[i] = logp[i, -n:].cpu()[picked].sum()
+        counts[i] = int(picked.sum())
+    return sums.view(len(prefixes), n_choices), counts.view(len(prefixes), n_choices)
+
+
 def generate_texts(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, stop_ids: list[int]) -> list[str]:
     """Greedy continuations of token-id prompts (one batch), decoded without special tokens."""
     import torch
@@ -312,7 +343,10 @@ def generate_texts(model, tokenizer, prompts: list[list[int]], max_new_tokens: i
             eos_token_id=stop_ids,
             pad_token_id=tokenizer.pad_token_id,
         )
-    new = out[:, ids.shape[1] :]
+    ids = ids.to(out.device)
+    # Generation from embeddings (soft-prompt models) returns only the new tokens.
+    prompt_echoed = out.shape[1] > ids.shape[1] and torch.equal(out[:, : ids.shape[1]], ids)
+    new = out[:, ids.shape[1] :] if prompt_echoed else out
     return [tokenizer.decode(row, skip_special_tokens=True) for row in new]
 
 

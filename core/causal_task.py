@@ -255,7 +255,8 @@ class CausalLMBackend:
         with tqdm(total=len(order), desc=desc, unit="ex", leave=False, disable=None) as bar:
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
-                sums, counts = causal.score_continuations(
+                score = causal.score_full if causal.uses_soft_prompt(model) else causal.score_continuations
+                sums, counts = score(
                     model,
                     [prepared[i][0] for i in chunk],
                     [prepared[i][1] for i in chunk],
@@ -369,6 +370,7 @@ class CausalLMBackend:
             for _chunk, batch in batches(items, self.collator(tokenizer), batch_size, "perplexity"):
                 batch = {k: v.to(dev) for k, v in batch.items()}
                 logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+                logits = logits[:, logits.size(1) - batch["input_ids"].size(1) :]  # soft-prompt positions
                 labels = batch["labels"][:, 1:]
                 nll = torch.nn.functional.cross_entropy(
                     logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=causal.IGNORE, reduction="sum"

@@ -130,7 +130,9 @@ def _accepts_past_key_values(model) -> bool:
     import inspect
 
     backbone = getattr(model, model.base_model_prefix, model)
-    return any("past_key_values" in inspect.signature(m.forward).parameters for m in (model, backbone))
+    # transformers renamed the argument to `cache` for some models; peft passes it by keyword.
+    names = ("past_key_values", "cache")
+    return any(n in inspect.signature(m.forward).parameters for m in (model, backbone) for n in names)
 
 
 def _version(dist: str) -> str:

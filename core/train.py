@@ -84,7 +84,9 @@ def _trainer_class():
             labels = inputs.pop("labels")
             outputs = model(**inputs)
             logits = outputs.logits.float()
-            if self.causal:  # token t predicts token t+1
+            if self.causal:
+                # Soft-prompt methods prepend virtual tokens to the logits; then token t predicts t+1.
+                logits = logits[:, logits.size(1) - labels.size(1) :]
                 logits, labels = logits[:, :-1], labels[:, 1:]
             loss = F.cross_entropy(
                 logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum"

