@@ -269,16 +269,21 @@ class CausalLMBackend:
         return results
 
     def _warn_split(self, tokenizer, choices, label_map):
-        for label, text in zip(label_map.labels, choices):
-            if label in self._warned_split:
-                continue
-            n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-            if n > 1:
-                self._warned_split.add(label)
-                self.echo(
-                    f"note: the answer for '{label}' ({text.strip()!r}) is {n} tokens; it is scored whole "
-                    f"({'mean' if self.cfg.length_norm else 'sum'} of its token log-probabilities)."
-                )
+        """Say once which answers split into several tokens, and where."""
+        if self._warned_split:
+            return
+        self._warned_split.add("done")
+        split = []
+        for text in choices:
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            if len(ids) > 1:
+                split.append(f"{text.strip()!r} -> " + "|".join(tokenizer.decode([i]) for i in ids))
+        if split:
+            how = "mean" if self.cfg.length_norm else "sum"
+            self.echo(
+                f"note: {len(split)} of {len(choices)} answers are several tokens and are scored whole "
+                f"({how} of their token log-probabilities): " + "; ".join(split)
+            )
 
     def _choice_logprobs(self, sums, counts):
         import torch

@@ -151,6 +151,19 @@ def test_train_and_evaluate(env, tiny_encoder, tmp_path):
     assert len(preds) == 16
 
 
+def test_a_third_party_classification_task_is_prompted_on_a_causal_lm(env, tiny_llama, tmp_path):
+    """Nothing in the plugin knows about causal LMs: its answer choices become scored answers."""
+    out_dir = tmp_path / "run"
+    proc = run_ptrun("intent", "--model", tiny_llama, "--eval-only", "--limit-eval", "8", "--output-dir", out_dir, env=env)
+    ok(proc)
+    metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["test"]["inference"] == "score" and "escalation_recall" in metrics["test"]
+    # "speak to a human" is several tokens: scored whole, and the run says so.
+    assert "'speak to a human' -> spe|ak| to| a| human" in proc.stderr and "scored whole" in proc.stderr
+    row = json.loads((out_dir / "predictions" / "test.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert len(row["scores"]) == len(metrics["test"]["per_class_report"])
+
+
 def test_label_map_and_metric_in_process(site, monkeypatch):
     """The hooks as plain functions: the label map always holds all eight intents."""
     monkeypatch.syspath_prepend(str(site))
