@@ -238,7 +238,8 @@ class CausalLMBackend:
             prefix_ids, prefix_text = self._prompt_ids(tokenizer, fitted)
             choices = self.choice_texts(ex, label_map)
             full = [tokenizer(prefix_text + c, add_special_tokens=self.layout.add_special_tokens(), return_offsets_mapping=True) for c in choices]
-            scored = [[s >= len(prefix_text) and e > s for s, e in f["offset_mapping"]] for f in full]
+            # Score every token that covers answer text, including one that straddles the boundary.
+            scored = [[e > len(prefix_text) for _s, e in f["offset_mapping"]] for f in full]
             # Share the longest common run of prompt tokens; everything after it is per choice.
             shared = 0
             while all(shared < len(f["input_ids"]) and not m[shared] for f, m in zip(full, scored)) and all(

@@ -262,3 +262,19 @@ def test_scoring_without_a_cache_agrees_with_the_cached_path(llama):
     full = score_full(model, prefixes, conts, masks, tok.pad_token_id)
     assert (cached[1] == full[1]).all()
     assert (cached[0] - full[0]).abs().max() < 1e-3
+
+
+@pytest.mark.slow
+def test_real_smollm2_zero_shot_and_few_shot_on_the_demo(tmp_path):
+    """SmolLM2 from its GGUF package (converted once into the cache), prompted without training."""
+    out = tmp_path / "zero"
+    proc = run_ptrun("sentiment", "--model", "smollm2", "--eval-only", "--limit-eval", "20", "--template",
+                     "sentiment/cloze", "--no-chat", "--output-dir", out)
+    assert proc.returncode == 0, proc.stderr
+    assert _metrics(out)["test"]["accuracy"] >= 0.8  # chance is 0.5
+    out = tmp_path / "few"
+    proc = run_ptrun("sentiment", "--model", "smollm2", "--eval-only", "--limit-eval", "20", "--shots", "2",
+                     "--calibrate", "--output-dir", out)
+    assert proc.returncode == 0, proc.stderr
+    test = _metrics(out)["test"]
+    assert test["shots"] == 2 and test["calibrated"] is True and test["accuracy"] >= 0.7
