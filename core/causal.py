@@ -249,22 +249,57 @@ def _model_device(model):
     return next(model.parameters()).device
 
 
-def score_continuations(model, prefixes: list[list[int]], continuations: list[list[list[int]]], masks: list[list[list[bool]]], pad_id: int):
+def _accepts(model, name: str) -> bool:
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return name in inspect.signature(base.forward).parameters
+
+
+def prefix_cache(model, ids: list[int]):
+    """The key/value cache of a token prefix that many prompts share (one forward pass)."""
+    import torch
+
+    dev = _model_device(model)
+    keep = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    with torch.no_grad():  # the cache is copied per batch, which needs plain (graph-free) tensors
+        out = model(input_ids=torch.tensor([ids], device=dev), use_cache=True, **keep)
+    return getattr(out, "cache", None) or out.past_key_values, len(ids)
+
+
+def score_continuations(model, prefixes: list[list[int]], continuations: list[list[list[int]]], masks: list[list[list[bool]]], pad_id: int, shared=None):
     """Log-probability sums and token counts of each continuation after its example's prefix.
 
     ``prefixes[b]`` is computed once; its key/value cache is repeated for the example's
     continuations, which run together in one batch. ``masks[b][c][j]`` says whether token
     ``j`` of continuation ``c`` counts towards the score (tokens that merely finish the prompt
-    do not). All examples of a call must have the same number of continuations.
+    do not). All examples of a call must have the same number of continuations. ``shared``,
+    from :func:`prefix_cache`, is a prefix every prompt starts with, computed once per run:
+    ``prefixes`` then hold what follows it.
     """
+    import copy
+
     import torch
 
     dev = _model_device(model)
     n_choices = len(continuations[0])
     ids, attn = _left_pad(prefixes, pad_id)
     ids, attn = ids.to(dev), attn.to(dev)
-    positions = (attn.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True)
+    # Only the last position's logits are needed: skip the output layer everywhere else.
+    keep = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    if shared is None:
+        positions = (attn.cumsum(-1) - 1).clamp(min=0)
+        out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True, **keep)
+    else:
+        base, length = shared
+        cache = copy.deepcopy(base)
+        cache.batch_repeat_interleave(len(prefixes))
+        # Left padding now sits between the shared prefix and each prompt's rest: masked out,
+        # with positions counting only real tokens.
+        positions = length + (attn.cumsum(-1) - 1).clamp(min=0)
+        attn = torch.cat([torch.ones((len(prefixes), length), dtype=attn.dtype, device=dev), attn], dim=-1)
+        out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True,
+                    **{_cache_kwarg(model): cache}, **keep)
     first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts each continuation's first token
     flat = [c for per_example in continuations for c in per_example]
     flat_masks = [m for per_example in masks for m in per_example]

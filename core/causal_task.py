@@ -251,19 +251,30 @@ class CausalLMBackend:
             masks = [m[shared:] for m in scored]
             prepared.append((full[0]["input_ids"][:shared], conts, masks, choices))
             self._warn_split(tokenizer, choices, label_map)
+        shared = None
+        if not causal.uses_soft_prompt(model):
+            # System text, instruction and demonstrations are usually the same for every
+            # example: run them once for the whole split.
+            common = _common_prefix([p[0] for p in prepared])
+            if common >= 8:
+                shared = causal.prefix_cache(model, prepared[0][0][:common])
+                prepared = [(p[0][common:], *p[1:]) for p in prepared]
         order = sorted(range(len(prepared)), key=lambda i: len(prepared[i][0]))
         results: list = [None] * len(prepared)
         with tqdm(total=len(order), desc=desc, unit="ex", leave=False, disable=None) as bar:
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
-                score = causal.score_full if causal.uses_soft_prompt(model) else causal.score_continuations
-                sums, counts = score(
+                args = (
                     model,
                     [prepared[i][0] for i in chunk],
                     [prepared[i][1] for i in chunk],
                     [prepared[i][2] for i in chunk],
                     tokenizer.pad_token_id,
                 )
+                if causal.uses_soft_prompt(model):
+                    sums, counts = causal.score_full(*args)
+                else:
+                    sums, counts = causal.score_continuations(*args, shared=shared)
                 for row, i in enumerate(chunk):
                     results[i] = (sums[row].tolist(), counts[row].tolist())
                 bar.update(len(chunk))
@@ -384,6 +395,19 @@ class CausalLMBackend:
                 total_nll += float(nll)
                 total_tokens += int((labels != causal.IGNORE).sum())
         return {"perplexity": math.exp(total_nll / max(1, total_tokens)), "reference_tokens": total_tokens}
+
+
+def _common_prefix(seqs: list[list[int]]) -> int:
+    """Length of the token prefix all ``seqs`` share, leaving each at least one token of its own."""
+    if not seqs:
+        return 0
+    first, n = seqs[0], min(len(s) for s in seqs) - 1
+    for s in seqs[1:]:
+        i = 0
+        while i < n and s[i] == first[i]:
+            i += 1
+        n = i
+    return max(0, n)
 
 
 def _without_target(rendered):

@@ -278,3 +278,18 @@ def test_real_smollm2_zero_shot_and_few_shot_on_the_demo(tmp_path):
     assert proc.returncode == 0, proc.stderr
     test = _metrics(out)["test"]
     assert test["shots"] == 2 and test["calibrated"] is True and test["accuracy"] >= 0.7
+
+
+def test_a_prefix_shared_by_all_prompts_is_computed_once_and_gives_the_same_scores(llama):
+    from ptrun.causal import prefix_cache, score_continuations
+
+    model, tok = llama
+    instruction = tok("You rate reviews. Is the review positive or negative? Review:")["input_ids"]
+    rests = [tok(" dull and slow\nSentiment:")["input_ids"], tok(" great\nSentiment:")["input_ids"]]
+    conts = [[tok(c)["input_ids"] for c in (" positive", " very negative")] for _ in rests]
+    masks = [[[True] * len(c) for c in per] for per in conts]
+    whole = score_continuations(model, [instruction + r for r in rests], conts, masks, tok.pad_token_id)
+    shared = prefix_cache(model, instruction)
+    split = score_continuations(model, rests, conts, masks, tok.pad_token_id, shared=shared)
+    again = score_continuations(model, rests, conts, masks, tok.pad_token_id, shared=shared)  # cache reused intact
+    assert (whole[0] - split[0]).abs().max() < 1e-3 and (split[0] - again[0]).abs().max() < 1e-5
