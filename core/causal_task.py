@@ -68,16 +68,19 @@ class CausalLMBackend:
     # -- model ----------------------------------------------------------------------
     def load(self, model_path, label_map, *, trained):
         model, tokenizer = causal.load_model(model_path)
-        self.layout = causal.Layout.for_tokenizer(tokenizer, self.cfg.chat)
+        # --chat/--no-chat, else the template's own `chat:` (completion-style prompts say false).
+        chat = self.cfg.chat if self.cfg.chat is not None else (self.prompt.meta.get("chat") if self.prompt else None)
+        self.layout = causal.Layout.for_tokenizer(tokenizer, chat)
         context = causal.context_size(model, tokenizer)
         self.limit = min(self.cfg.max_length, context) if self.cfg.max_length else min(context, 2048)
         return model, tokenizer
 
     def inference(self, label_map) -> str:
         mode = self.cfg.inference or "auto"
+        can_score = self.task.scores_choices and label_map.kind == "classes"
         if mode == "auto":
-            return "score" if label_map.kind == "classes" else "generate"
-        if mode == "score" and label_map.kind != "classes":
+            return "score" if can_score else "generate"
+        if mode == "score" and not can_score:
             raise PtrunError(
                 f"--inference score ranks answer choices; task '{self.task.name}' has none.",
                 hint="Use --inference generate.",

@@ -34,6 +34,7 @@ class TextClassificationTask(Task):
     peft_task_type = "SEQ_CLS"
     model_kinds = ("encoder", "causal-lm")
     max_new_tokens = 8
+    scores_choices = True
 
     def from_record(self, record: Record, labeled: bool = True) -> Example:
         text = require_field(record, self.text_fields, "text")

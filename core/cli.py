@@ -81,6 +81,7 @@ def tasks(as_json):
             "description": t.description,
             "plugin": t.plugin,
             "default_template": t.default_template,
+            "default_templates": dict(t.default_templates),
             "default_model": t.default_model,
             "model_kinds": list(t.model_kinds),
         }
@@ -285,6 +286,11 @@ def _warn_broken() -> None:
         click.echo(f"warning: plugin '{info.name}' failed to load: {info.error}", err=True)
 
 
+def _default_templates(task) -> str:
+    per_kind = [f"{t} for {kind} models" for kind, t in task.default_templates.items() if t != task.default_template]
+    return ", ".join([str(task.default_template)] + per_kind) if per_kind else str(task.default_template)
+
+
 def task_command(task) -> click.Command:
     """The ``ptrun <task>`` command: fine-tune, evaluate and predict."""
     from ptrun.methods import METHODS
@@ -302,7 +308,7 @@ def task_command(task) -> click.Command:
         click.Option(["--predict"], type=click.Path(dir_okay=False), help="Unlabelled file to predict."),
         click.Option(["--format"], help="Data format when the file extension does not tell (tsv, csv, jsonl, json, conll)."),
         click.Option(["--model", "-m"], help=f"Model alias, local model folder or ptrun run folder [default: {task.default_model}]."),
-        click.Option(["--template", "-t"], help=f"Template name or .j2 path; 'none' for no prompt [default: {task.default_template}]."),
+        click.Option(["--template", "-t"], help=f"Template name or .j2 path; 'none' for no prompt [default: {_default_templates(task)}]."),
         click.Option(["--template-dir", "template_dirs"], multiple=True, type=click.Path(file_okay=False), help="Extra template directory (repeatable)."),
         click.Option(["--epochs"], type=float, help=f"Training epochs [default: {getattr(task, 'default_epochs', 3.0):g}]."),
         click.Option(["--lr"], type=float, help=f"Learning rate [default: {getattr(task, 'default_lr', 5e-5):g}]."),

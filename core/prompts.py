@@ -34,6 +34,7 @@ META_KEYS = {
     "model_kinds": list,
     "task": str,
     "truncate": str,
+    "chat": bool,
 }
 # The header is a leading comment whose first line is empty: `{#-` then a newline.
 _HEADER = re.compile(r"\A\s*\{#-?[ \t]*\n(.*?)-?#\}", re.S)

@@ -43,6 +43,9 @@ class Task:
     #: perplexity of the reference targets.
     max_new_tokens: int = 32
     lm_perplexity: bool = False
+    #: Whether a causal LM can answer by ranking the label map's answer choices (``relabel``
+    #: renders each); otherwise it generates.
+    scores_choices: bool = False
     #: Set by the registry: the plugin that provided this task.
     plugin: str | None = None
 

@@ -12,7 +12,6 @@ class SentimentTask(TextClassificationTask):
     description = "Sentiment classification of short texts (encoder head, or prompting a causal LM)"
     label_fields = ("label", "sentiment", "labels")
     default_template = "sentiment/review"
-    default_templates = {"causal-lm": "sentiment/instruct"}
     default_model = "minilm"
     default_lr = 5e-5
     default_epochs = 3.0

@@ -27,9 +27,10 @@ def test_zero_shot_scoring_writes_scores_and_inference(cli, tiny_llama, sentimen
                  "--eval-only", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
-    assert config["inference"] == "score" and config["template"] == "sentiment/instruct"
+    assert config["inference"] == "score" and config["template"] == "sentiment/review"
     test = _metrics(out)["test"]
-    assert test["inference"] == "score" and test["chat_format"] is True
+    # The default template is a completion prompt: its header says `chat: false`.
+    assert test["inference"] == "score" and test["chat_format"] is False
     rows = _rows(out)
     assert set(rows[0]["scores"]) == {"negative", "positive"}
     assert rows[0]["prediction"] == max(rows[0]["scores"], key=rows[0]["scores"].get)
@@ -153,16 +154,16 @@ def test_few_shot_draws_balanced_demonstrations_and_drops_what_does_not_fit(cli,
     # A context too small for four demonstrations: they are dropped, and the run says so.
     small = tmp_path / "small"
     result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"], "--eval-only",
-                 "--shots", "4", "--max-length", "90", *_lm(tiny_llama, small))
+                 "--shots", "4", "--max-length", "30", *_lm(tiny_llama, small))
     assert result.exit_code == 0, result.output
     assert _metrics(small)["test"]["examples_with_fewer_shots"] == 6
 
 
 def test_shots_need_a_template_with_a_demonstration_layout(cli, tiny_llama, sentiment_files, tmp_path):
     result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"], "--eval-only",
-                 "--shots", "2", "--template", "sentiment/review", *_lm(tiny_llama, tmp_path / "run"))
+                 "--shots", "2", "--template", "sentiment/cloze", *_lm(tiny_llama, tmp_path / "run"))
     assert result.exit_code == 1
-    assert "review.j2" in result.output and "demos" in result.output
+    assert "cloze.j2" in result.output and "demos" in result.output
 
 
 def test_render_shows_demonstrations(cli):
@@ -187,7 +188,8 @@ def test_prompt_longer_than_the_context_is_refused_or_truncated(cli, tiny_llama,
     assert result.exit_code == 1
     assert "test.tsv:2" in result.output and "truncate" in result.output
     out = tmp_path / "b"  # sentiment/instruct marks `truncate: left`
-    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--max-length", "44", *_lm(tiny_llama, out))
+    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--max-length", "44",
+                 "--template", "sentiment/instruct", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
     assert _metrics(out)["test"]["truncated_prompts"] == 6
 
@@ -219,11 +221,16 @@ def test_lora_on_a_causal_lm_saves_only_the_adapter(cli, tiny_llama, sentiment_f
     assert _rows(again) == _rows(out)
 
 
-def test_plain_text_layout_without_chat_template(cli, tiny_llama, sentiment_files, tmp_path):
+def test_chat_option_overrides_the_template_layout(cli, tiny_llama, sentiment_files, tmp_path):
     out = tmp_path / "run"
-    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--no-chat", *_lm(tiny_llama, out))
+    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--chat", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    assert _metrics(out)["test"]["chat_format"] is False
+    assert _metrics(out)["test"]["chat_format"] is True
+    out = tmp_path / "instruct"  # no `chat:` in its header: the chat model's own format
+    result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--template", "sentiment/instruct",
+                 *_lm(tiny_llama, out))
+    assert result.exit_code == 0, result.output
+    assert _metrics(out)["test"]["chat_format"] is True
 
 
 def test_missing_smollm2_package_names_the_install_command(cli, monkeypatch, sentiment_files):

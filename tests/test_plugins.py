@@ -16,7 +16,8 @@ from ptrun.labels import LabelMap
 from ptrun.models import ModelSpec
 from ptrun.prompts import list_templates, load_prompt
 
-BUILTIN_TASK_PLUGINS = {"ner", "sentiment", "models"}
+BUILTIN_TASKS = {"dialogue", "ner", "qa", "sentiment"}
+BUILTIN_TASK_PLUGINS = BUILTIN_TASKS | {"models"}
 
 
 
@@ -105,10 +106,11 @@ def test_tasks_lists_builtins(cli):
     result = cli("tasks", "--json")
     assert result.exit_code == 0
     rows = {row["name"]: row for row in json.loads(result.output)}
-    assert set(rows) == {"ner", "sentiment"}
+    assert set(rows) == BUILTIN_TASKS
     assert rows["ner"]["plugin"] == "ner" and rows["ner"]["default_template"] == "ner/default"
     assert rows["sentiment"]["default_model"] == "minilm"
-    assert rows["sentiment"]["model_kinds"] == ["encoder"]
+    assert rows["sentiment"]["model_kinds"] == ["encoder", "causal-lm"]
+    assert rows["dialogue"]["model_kinds"] == ["causal-lm"] and rows["dialogue"]["default_model"] == "smollm2"
 
 
 def test_help_lists_task_commands(cli):
@@ -128,7 +130,7 @@ def test_get_task_unknown_suggests():
     with pytest.raises(ptrun.PtrunError) as info:
         registry.get_task("sentimnet")
     assert "Did you mean 'sentiment'?" in str(info.value)
-    assert "installed tasks: ner, sentiment" in str(info.value)
+    assert "installed tasks: dialogue, ner, qa, sentiment" in str(info.value)
 
 
 # --------------------------------------------------------------------------- registering in-process
@@ -361,7 +363,7 @@ def test_hook_that_raises_is_recorded_and_others_still_work(cli, register):
 
     info = register(Raiser(), "raiser")
     assert info.error is None  # registering worked; calling the hook fails
-    assert set(registry.tasks()) == {"ner", "sentiment"}
+    assert set(registry.tasks()) == BUILTIN_TASKS
     assert "hook ptrun_tasks failed: RuntimeError: boom" in info.error
     result = cli("tasks")
     assert result.exit_code == 0
