@@ -10,7 +10,6 @@ answer choices (LM-BFF style) unless ``--inference generate`` is asked for.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 from ptrun import causal
@@ -235,7 +234,6 @@ class CausalLMBackend:
         """Per-choice (sum, count) of log-probabilities for (example, fitted) pairs."""
         from tqdm.auto import tqdm
 
-        rows = []
         prepared = []
         for ex, fitted in items:
             prefix_ids, prefix_text = self._prompt_ids(tokenizer, fitted)
