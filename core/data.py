@@ -90,8 +90,41 @@ def read_records(path, fmt: str | None = None) -> list[Record]:
     return records
 
 
+def _split_of(name: str) -> str | None:
+    name = name.lower()
+    for split, prefixes in SPLIT_PREFIXES.items():
+        if name.startswith(prefixes):
+            return split
+    return None
+
+
+def _pick_in_split_folder(folder: Path, split: str, extensions: tuple[str, ...]) -> list[Path]:
+    """The data file of a split folder (``train/``, ``dev/``...): its only file with a task
+    extension, or, among several, the one whose name the others extend (DailyDialog's
+    ``dialogues_train.txt`` beside ``dialogues_act_train.txt``, its annotations)."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+    if len(files) <= 1:
+        return files
+    split_words = {split, *SPLIT_PREFIXES[split]}
+
+    def base(path: Path) -> str:
+        words = [w for w in path.stem.lower().replace("-", "_").split("_") if w not in split_words]
+        return "_".join(words)
+
+    for candidate in files:
+        stem = base(candidate)
+        if all(other is candidate or base(other).startswith(stem + "_") for other in files):
+            from ptrun.runner import echo
+
+            others = ", ".join(p.name for p in files if p is not candidate)
+            echo(f"--data: using {candidate} for the {split} split (not {others}).")
+            return [candidate]
+    return files
+
+
 def find_splits(data_dir, extensions: tuple[str, ...]) -> dict[str, Path]:
-    """Find train/validation/test files in ``data_dir`` by their names (``dev.tsv``, ...)."""
+    """Find train/validation/test files in ``data_dir`` by their names (``dev.tsv``, ...), or
+    in split sub-folders (``train/``, ``validation/``, ``test/``) when it has none."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise PtrunError(
@@ -99,17 +132,20 @@ def find_splits(data_dir, extensions: tuple[str, ...]) -> dict[str, Path]:
             hint="Pass a directory holding train/dev/test files, or use --train/--validation/--test.",
         )
     found: dict[str, list[Path]] = {}
-    for path in sorted(data_dir.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in extensions:
-            continue
-        stem = path.stem.lower()
-        for split, prefixes in SPLIT_PREFIXES.items():
-            if stem.startswith(prefixes):
-                found.setdefault(split, []).append(path)
-                break
+    entries = sorted(data_dir.iterdir())
+    for path in entries:
+        split = _split_of(path.stem)
+        if split and path.is_file() and path.suffix.lower() in extensions:
+            found.setdefault(split, []).append(path)
+    if not found:
+        for folder in entries:
+            split = _split_of(folder.name) if folder.is_dir() else None
+            if split:
+                found.setdefault(split, []).extend(_pick_in_split_folder(folder, split, extensions))
+        found = {split: paths for split, paths in found.items() if paths}
     for split, paths in found.items():
         if len(paths) > 1:
-            names = ", ".join(p.name for p in paths)
+            names = ", ".join(str(p.relative_to(data_dir)) for p in paths)
             raise PtrunError(
                 f"--data {data_dir}: several files look like the {split} split ({names}).",
                 hint=f"Pass the one you mean with --{split}.",
@@ -117,7 +153,8 @@ def find_splits(data_dir, extensions: tuple[str, ...]) -> dict[str, Path]:
     if not found:
         raise PtrunError(
             f"--data {data_dir}: found no train/dev/test files with extension {', '.join(extensions)}.",
-            hint="Name them train.*, dev.* (or validation.*) and test.*, or pass them explicitly.",
+            hint="Name them train.*, dev.* (or validation.*) and test.*, or put them in train/, dev/ "
+            "and test/ folders, or pass them explicitly.",
         )
     return {split: paths[0] for split, paths in found.items()}
 

@@ -10,9 +10,8 @@ Data, one dialogue per example:
 * DailyDialog text (``.txt``, format ``dailydialog``): one dialogue per line, turns separated
   by ``__eou__``, alternating user/assistant starting with the user. The tokenised punctuation
   of the original files is joined back (``I ’ m fine , thanks .`` reads ``I’m fine, thanks.``).
-  The corpus keeps its splits in folders with the same-named label files next to them, so pass
-  its files explicitly: ``--train DIR/train/dialogues_train.txt --validation
-  DIR/validation/dialogues_validation.txt --test DIR/test/dialogues_test.txt``.
+  The corpus keeps its splits in folders (``train/dialogues_train.txt``...) beside act and
+  emotion label files; ``--data DIR`` finds the dialogue files and says which it skipped.
 
 Rules (documented, never silent skips): system messages must open the dialogue and become its
 ``system`` text; consecutive turns of one role are merged into one turn (chat templates expect

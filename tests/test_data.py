@@ -50,6 +50,36 @@ def test_find_splits_only_considers_task_extensions(tmp_path):
     assert find_splits(tmp_path, SENTIMENT_EXT) == {"train": tmp_path / "train.jsonl"}
 
 
+def test_find_splits_in_split_folders(tmp_path, capsys):
+    # The DailyDialog layout: one folder per split, the dialogues beside their annotation files.
+    for split in ("train", "validation", "test"):
+        for name in (f"dialogues_{split}.txt", f"dialogues_act_{split}.txt", f"dialogues_emotion_{split}.txt"):
+            write(tmp_path / split / name, "Hi . __eou__ Hello . __eou__\n")
+    write(tmp_path / "readme.txt", "not data\n")
+    assert find_splits(tmp_path, (".txt", ".jsonl")) == {
+        split: tmp_path / split / f"dialogues_{split}.txt" for split in ("train", "validation", "test")
+    }
+    err = capsys.readouterr().err
+    assert "using " + str(tmp_path / "train" / "dialogues_train.txt") in err
+    assert "dialogues_act_train.txt, dialogues_emotion_train.txt" in err
+
+
+def test_find_splits_split_folder_with_one_file_or_no_clear_choice(tmp_path):
+    write(tmp_path / "one" / "dev" / "sst2-dev.tsv", "")
+    assert find_splits(tmp_path / "one", SENTIMENT_EXT) == {"validation": tmp_path / "one" / "dev" / "sst2-dev.tsv"}
+    write(tmp_path / "two" / "train" / "a.tsv", "")
+    write(tmp_path / "two" / "train" / "b.tsv", "")
+    with pytest.raises(ptrun.PtrunError) as info:
+        find_splits(tmp_path / "two", SENTIMENT_EXT)
+    assert "several files look like the train split (train/a.tsv, train/b.tsv)" in str(info.value)
+
+
+def test_find_splits_prefers_files_over_split_folders(tmp_path):
+    write(tmp_path / "train.tsv", "")
+    write(tmp_path / "test" / "test.tsv", "")
+    assert find_splits(tmp_path, SENTIMENT_EXT) == {"train": tmp_path / "train.tsv"}
+
+
 def test_find_splits_ambiguous(tmp_path):
     write(tmp_path / "train.tsv", "")
     write(tmp_path / "dev.tsv", "")
