@@ -117,6 +117,8 @@ class CausalLMBackend:
         return Fitted(self._truncate(tokenizer, example, messages, budget, side), 0, True)
 
     def _truncate(self, tokenizer, example, messages, budget, side):
+        if side == "left":
+            messages = self._drop_oldest_turns(tokenizer, messages, budget)
         user = max(i for i, m in enumerate(messages) if m["role"] == "user")
         for _ in range(4):
             excess = self._length(tokenizer, messages) - budget
@@ -132,6 +134,18 @@ class CausalLMBackend:
             f"even truncated, the prompt of example {example.id} does not fit in {self.limit} tokens",
             hint="Raise --max-length or shorten the template's fixed text.",
         )
+
+    def _drop_oldest_turns(self, tokenizer, messages, budget):
+        """Left truncation of a conversation: whole user/assistant exchanges go first, oldest
+        first (the system turn and the last user turn stay), before any text is cut."""
+        head = [m for m in messages[:1] if m["role"] == "system"]
+        turns = messages[len(head) :]
+        while self._length(tokenizer, head + turns) > budget:
+            later_user = [i for i, m in enumerate(turns) if m["role"] == "user" and i > 0]
+            if not later_user:
+                break
+            turns = turns[later_user[0] :]
+        return head + turns
 
     def encode(self, examples, rendered, tokenizer, label_map, max_length):
         """Training features for examples with a target: the loss covers the target only."""

@@ -173,6 +173,27 @@ def test_plain_text_features_train_the_final_response(backend, tmp_path):
     assert "User: Hi there\nAssistant: Hello friend\nUser: How are you?\nAssistant: Fine, thanks" in full
 
 
+def test_long_conversation_drops_its_oldest_exchanges_first(backend, tmp_path):
+    from ptrun.causal_task import _without_target
+
+    turns = [f"user turn {i} " + "word " * 20 if i % 2 == 0 else f"assistant turn {i} " + "word " * 20 for i in range(8)]
+    path = _jsonl(tmp_path / "d.jsonl", [{"messages": _msgs(*turns, "How are you?", "Fine")}])
+    example = TASK.read(path)[0]
+    b, tok, prompt = backend(True)
+    rendered = _without_target(_encode(backend, True, example)[4])
+    full = b._length(tok, b.messages(example, rendered))
+    limit, b.limit = b.limit, full - 30  # room for all but one exchange (each is about 50 tokens)
+    try:
+        fitted = b.fit(tok, example, rendered, reserve=0)
+    finally:
+        b.limit = limit
+    assert fitted.truncated and b._length(tok, fitted.messages) <= full - 30
+    roles = [m["role"] for m in fitted.messages]
+    assert roles[:2] == ["system", "user"] and roles[-1] == "user" and len(roles) == 8
+    assert fitted.messages[1]["content"].startswith("user turn 2 ")  # exchange 0/1 went, whole
+    assert fitted.messages[-1]["content"] == "How are you?"
+
+
 def test_persona_template_puts_the_persona_in_the_system_text(tmp_path):
     from ptrun.labels import LabelMap
     from ptrun.prompts import load_prompt
