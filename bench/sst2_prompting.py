@@ -165,9 +165,9 @@ def ptrun_row(spec: dict, chunk_file: Path, out_dir: Path, a, timer: PtrunTimer)
 
 
 ROWS = {
-    "score-instruct": {"label": "ptrun score, sentiment/instruct (default)", "config": {"template": "sentiment/instruct", "inference": "score"}},
+    "score-instruct": {"label": "ptrun score, sentiment/instruct (the baseline's prompt)", "config": {"template": "sentiment/instruct", "inference": "score"}},
     "score-instruct-calibrated": {"label": "ptrun score, instruct, --calibrate", "config": {"template": "sentiment/instruct", "inference": "score", "calibrate": True}},
-    "score-review": {"label": "ptrun score, sentiment/review", "config": {"template": "sentiment/review", "inference": "score"}},
+    "score-review": {"label": "ptrun score, sentiment/review (the default; plain text)", "config": {"template": "sentiment/review", "inference": "score"}},
     "score-review-nochat": {"label": "ptrun score, sentiment/review, --no-chat", "config": {"template": "sentiment/review", "inference": "score", "chat": False}},
     "score-cloze": {"label": "ptrun score, sentiment/cloze", "config": {"template": "sentiment/cloze", "inference": "score"}},
     "score-cloze-nochat": {"label": "ptrun score, sentiment/cloze, --no-chat", "config": {"template": "sentiment/cloze", "inference": "score", "chat": False}},
@@ -175,6 +175,7 @@ ROWS = {
     "baseline": {"label": "naive generate-and-parse (batch 1)", "config": None},
     "generate-instruct": {"label": "ptrun --inference generate (batched)", "config": {"template": "sentiment/instruct", "inference": "generate", "max_new_tokens": 5}},
     "score-instruct-4shot": {"label": "ptrun score, instruct, 4-shot", "config": {"template": "sentiment/instruct", "inference": "score", "shots": 4}},
+    "score-review-4shot": {"label": "ptrun score, review, 4-shot", "config": {"template": "sentiment/review", "inference": "score", "shots": 4}},
     "score-instruct-4shot-calibrated": {"label": "ptrun score, instruct, 4-shot, --calibrate", "config": {"template": "sentiment/instruct", "inference": "score", "shots": 4, "calibrate": True}},
 }
 DEFAULT_ROWS = "score-instruct,baseline,generate-instruct,score-instruct-calibrated,score-review-nochat,score-instruct-4shot"
