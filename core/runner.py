@@ -64,6 +64,7 @@ class RunConfig:
     resume: bool = False
     bf16: bool = False
     fp16: bool = False
+    gradient_checkpointing: bool = False
     device: str = "auto"
     # causal language models
     inference: str = "auto"
@@ -482,7 +483,7 @@ def run(cfg: RunConfig) -> Path:
 
 
 #: Settings that may differ when a run is resumed; everything else must match the first start.
-RESUME_MAY_CHANGE = {"resume", "overwrite", "output_dir", "save_total_limit", "device"}
+RESUME_MAY_CHANGE = {"resume", "overwrite", "output_dir", "save_total_limit", "device", "gradient_checkpointing"}
 
 
 def _resumable(out: Path, cfg: RunConfig) -> dict:

@@ -84,9 +84,16 @@ def _trainer_class():
             import torch.nn.functional as F
 
             labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            logits = outputs.logits.float()
-            if self.causal:
+            keep = self._target_positions(model, labels) if self.causal else None
+            if keep is not None:
+                # Only the positions that predict a target token need the output layer; the
+                # full-vocabulary logits of every prompt position dominated training memory.
+                outputs = model(**inputs, logits_to_keep=keep)
+                logits, labels = outputs.logits.float(), labels[:, 1:][:, keep]
+            else:
+                outputs = model(**inputs)
+                logits = outputs.logits.float()
+            if self.causal and keep is None:
                 # Soft-prompt methods prepend virtual tokens to the logits; then token t predicts t+1.
                 logits = logits[:, logits.size(1) - labels.size(1) :]
                 logits, labels = logits[:, :-1], labels[:, 1:]
@@ -94,6 +101,22 @@ def _trainer_class():
                 logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum"
             ) / self.labels_per_batch
             return (loss, outputs) if return_outputs else loss
+
+        def _target_positions(self, model, labels):
+            """Positions t (of the inputs) whose next token t+1 is a target in some row, for
+            ``logits_to_keep``; None where the model cannot take them (soft prompts shift the
+            positions; architectures without ``logits_to_keep``)."""
+            import inspect
+
+            from ptrun.causal import uses_soft_prompt
+
+            base = self.accelerator.unwrap_model(model)
+            if uses_soft_prompt(base):
+                return None
+            inner = base.get_base_model() if hasattr(base, "get_base_model") else base
+            if "logits_to_keep" not in inspect.signature(inner.forward).parameters:
+                return None
+            return (labels[:, 1:] != -100).any(dim=0).nonzero().squeeze(1)
 
         def _get_train_sampler(self, train_dataset=None):
             dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -107,6 +130,16 @@ def _trainer_class():
             )
 
     return PtrunTrainer
+
+
+def _checkpointing_arguments(enabled: bool) -> dict:
+    """Activation (gradient) checkpointing under whichever name this transformers uses."""
+    from transformers import TrainingArguments
+
+    name = "activation" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ else "gradient"
+    # Non-reentrant checkpointing also works when the inputs need no gradient (peft methods
+    # freeze the embeddings).
+    return {f"{name}_checkpointing": enabled, f"{name}_checkpointing_kwargs": {"use_reentrant": False}}
 
 
 def training_arguments(cfg, output_dir, n_examples: int):
@@ -135,6 +168,7 @@ def training_arguments(cfg, output_dir, n_examples: int):
         save_total_limit=cfg.save_total_limit,
         bf16=cfg.bf16,
         fp16=cfg.fp16,
+        **_checkpointing_arguments(cfg.gradient_checkpointing),
         # Said explicitly on a machine without an accelerator: accelerate then runs several
         # processes as multi-CPU DDP (gloo) instead of silently training each one alone.
         use_cpu=cfg.device == "cpu" or (cfg.device == "auto" and pick_device("auto").type == "cpu"),

@@ -300,3 +300,57 @@ def test_a_prefix_shared_by_all_prompts_is_computed_once_and_gives_the_same_scor
     split = score_continuations(model, rests, conts, masks, tok.pad_token_id, shared=shared)
     again = score_continuations(model, rests, conts, masks, tok.pad_token_id, shared=shared)  # cache reused intact
     assert (whole[0] - split[0]).abs().max() < 1e-3 and (split[0] - again[0]).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "prompt-tuning"])
+def test_training_loss_on_target_positions_equals_the_full_logits_loss(tiny_llama, tmp_path, method):
+    """The causal loss runs the output layer on the target positions only (``logits_to_keep``);
+    it must equal the loss over full logits, for plain, LoRA and soft-prompt (fallback) models."""
+    import torch
+    from transformers import AutoModelForCausalLM, TrainingArguments
+
+    from ptrun.train import _trainer_class
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    if method != "full":
+        import peft
+
+        config = (peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM") if method == "lora"
+                  else peft.PromptTuningConfig(num_virtual_tokens=3, task_type="CAUSAL_LM"))
+        model = peft.get_peft_model(model, config)
+    ignore = -100
+    rows = [([5, 6, 7, 8, 9, 10], [ignore, ignore, ignore, 8, 9, ignore]),
+            ([11, 12, 13, 14, 15, 16], [ignore, ignore, ignore, ignore, ignore, 16])]
+    features = [{"input_ids": i, "labels": l} for i, l in rows]
+    trainer = _trainer_class()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[]),
+                               train_dataset=features, causal=True)
+    batch = {"input_ids": torch.tensor([i for i, _ in rows]), "attention_mask": torch.ones(2, 6, dtype=torch.long),
+             "labels": torch.tensor([l for _, l in rows])}
+    keep = trainer._target_positions(model, batch["labels"])
+    assert (keep is None) == (method == "prompt-tuning")
+    if keep is not None:
+        assert keep.tolist() == [2, 3, 4]  # positions predicting tokens 3, 4 and 5
+    loss = trainer.compute_loss(model, dict(batch))
+    trainer._target_positions = lambda *_: None
+    full = trainer.compute_loss(model, dict(batch))
+    assert torch.allclose(loss, full, atol=1e-6), (loss, full)
+
+
+def test_gradient_checkpointing_trains_the_same_model(cli, tiny_llama, sentiment_files, tmp_path, monkeypatch):
+    from transformers import PreTrainedModel
+
+    enabled = []
+    name = next(n for n in ("activation_checkpointing_enable", "gradient_checkpointing_enable") if hasattr(PreTrainedModel, n))
+    original = getattr(PreTrainedModel, name)
+    monkeypatch.setattr(PreTrainedModel, name,
+                        lambda self, *a, **k: (enabled.append(k), original(self, *a, **k))[1])
+    losses = {}
+    for flag in ([], ["--gradient-checkpointing"]):
+        out = tmp_path / ("gc" if flag else "plain")
+        result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
+                     "--epochs", "1", "--method", "lora", *flag, *_lm(tiny_llama, out))
+        assert result.exit_code == 0, result.output
+        losses[bool(flag)] = _metrics(out)["train"]["train_loss"]
+        assert json.loads((out / "config.json").read_text())["config"]["gradient_checkpointing"] is bool(flag)
+    assert len(enabled) == 1  # only the flagged run, through the Trainer
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
