@@ -338,7 +338,7 @@ def task_command(task) -> click.Command:
         click.Option(["--resume"], is_flag=True, help="Continue the latest checkpoint in --output-dir (same options as the first start)."),
         click.Option(["--bf16"], is_flag=True, help="Train in bfloat16 mixed precision."),
         click.Option(["--fp16"], is_flag=True, help="Train in float16 mixed precision (CUDA only)."),
-        click.Option(["--gradient-checkpointing"], is_flag=True, help="Recompute activations in the backward pass: much less training memory for about a third more compute."),
+        click.Option(["--gradient-checkpointing"], is_flag=True, help="Recompute activations in the backward pass: much less training memory, for a second forward pass through each layer."),
         click.Option(["--device"], type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True),
         click.Option(["--inference"], type=click.Choice(["auto", "score", "generate"]), default="auto", show_default=True,
                      help="Causal LMs: score ranks the answer choices by log-likelihood; generate writes an answer and maps it back. auto: score when the task has answer choices."),
