@@ -31,7 +31,6 @@ Methods (``--methods``):
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import json
 import os
@@ -41,21 +40,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT.parent / "shared" / "datasets" / "sst2"
-
-
-def read_tsv(path):
-    with open(path, encoding="utf-8", newline="") as f:
-        return [(r["sentence"].strip(), int(r["label"])) for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
-
-
-def write_tsv(path: Path, rows) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write("sentence\tlabel\n")
-        for text, label in rows:
-            f.write(f"{text}\t{label}\n")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sst2_prompting import DATA_DIR, REPO_ROOT, read_tsv, write_tsv  # noqa: E402
 
 
 def draw(train, k: int, seed: int):
