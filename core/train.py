@@ -68,6 +68,7 @@ def _trainer_class():
             super().__init__(*args, **kwargs)
             self.group_by_length = group_by_length
             self.causal = causal
+            self.keeps_target_logits = None  # whether the model takes logits_to_keep; see _target_positions
             self.labels_per_batch = None
             if group_by_length and per_label_loss and all("labels" in f for f in self.train_dataset):
                 # With length-grouped batches a per-batch mean would weigh a token of a batch of
@@ -93,10 +94,10 @@ def _trainer_class():
             else:
                 outputs = model(**inputs)
                 logits = outputs.logits.float()
-            if self.causal and keep is None:
-                # Soft-prompt methods prepend virtual tokens to the logits; then token t predicts t+1.
-                logits = logits[:, logits.size(1) - labels.size(1) :]
-                logits, labels = logits[:, :-1], labels[:, 1:]
+                if self.causal:
+                    # Soft-prompt methods prepend virtual tokens to the logits; then token t predicts t+1.
+                    logits = logits[:, logits.size(1) - labels.size(1) :]
+                    logits, labels = logits[:, :-1], labels[:, 1:]
             loss = F.cross_entropy(
                 logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum"
             ) / self.labels_per_batch
@@ -105,16 +106,18 @@ def _trainer_class():
         def _target_positions(self, model, labels):
             """Positions t (of the inputs) whose next token t+1 is a target in some row, for
             ``logits_to_keep``; None where the model cannot take them (soft prompts shift the
-            positions; architectures without ``logits_to_keep``)."""
-            import inspect
+            positions; architectures without ``logits_to_keep``). The model is inspected once."""
+            if self.keeps_target_logits is None:
+                import inspect
 
-            from ptrun.causal import uses_soft_prompt
+                from ptrun.causal import uses_soft_prompt
 
-            base = self.accelerator.unwrap_model(model)
-            if uses_soft_prompt(base):
-                return None
-            inner = base.get_base_model() if hasattr(base, "get_base_model") else base
-            if "logits_to_keep" not in inspect.signature(inner.forward).parameters:
+                base = self.accelerator.unwrap_model(model)
+                inner = base.get_base_model() if hasattr(base, "get_base_model") else base
+                self.keeps_target_logits = not uses_soft_prompt(base) and (
+                    "logits_to_keep" in inspect.signature(inner.forward).parameters
+                )
+            if not self.keeps_target_logits:
                 return None
             return (labels[:, 1:] != -100).any(dim=0).nonzero().squeeze(1)
 
