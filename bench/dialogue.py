@@ -3,7 +3,7 @@ of the generated last response, zero-shot and after one epoch of fine-tuning on 
 
     python bench/dialogue.py --threads 1 --json-out bench/out/dialogue.json
 
-Both rows run ``ptrun.runner.run(RunConfig(...))`` in this process on the corpus files as they
+Both rows run ``ptrun.run.pipeline.run(RunConfig(...))`` in this process on the corpus files as they
 are (the task's DailyDialog reader): the first ``--limit-test`` dialogues of
 ``test/dialogues_test.txt`` are the fixed held-out set, the first ``--limit-train`` dialogues
 of ``train/dialogues_train.txt`` the training subset. Turns alternate user/assistant starting
@@ -37,7 +37,7 @@ def cpu_seconds() -> float:
 
 
 def timed_run(cfg) -> tuple[dict, dict]:
-    from ptrun.runner import run
+    from ptrun.run.pipeline import run
 
     wall, cpu = time.perf_counter(), cpu_seconds()
     out = run(cfg)
@@ -71,7 +71,7 @@ def main(argv=None):
         torch.set_num_threads(a.threads)
     transformers.logging.set_verbosity_error()
     from ptrun import models
-    from ptrun.runner import RunConfig
+    from ptrun.config import RunConfig
 
     start = time.perf_counter()
     models.resolve(a.model)  # converts the GGUF on a first use (not timed below)

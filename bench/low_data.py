@@ -12,7 +12,7 @@ sentiment/review without the chat layout, lr 5e-5, batch 8, 20 steps; MiniLM: lr
 For each (k, seed) the script draws k positive and k negative examples from SST-2 `train.tsv`
 (``random.Random(seed)``, without replacement, per class; the draws for different k are
 independent) and writes them to ``OUTPUT_DIR/data/k{k}-seed{seed}.tsv``. Every method is a
-``ptrun.runner.run(RunConfig(...))`` call in this process, evaluated on the same dev examples:
+``ptrun.run.pipeline.run(RunConfig(...))`` call in this process, evaluated on the same dev examples:
 the first ``--limit-eval`` rows of `dev.tsv` (``--eval-offset`` shifts the window; the settings
 were chosen on a disjoint window, see bench/RESULTS-causal.md). Finished cells are kept in
 ``OUTPUT_DIR/cells.jsonl`` and skipped on a rerun unless ``--fresh``.
@@ -56,7 +56,8 @@ def draw(train, k: int, seed: int):
 
 
 def run_cell(cfg_kwargs: dict, out_dir: Path) -> dict:
-    from ptrun.runner import RunConfig, run
+    from ptrun.config import RunConfig
+    from ptrun.run.pipeline import run
 
     start = time.perf_counter()
     run(RunConfig(task="sentiment", output_dir=str(out_dir), overwrite=True, **cfg_kwargs))

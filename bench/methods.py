@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ner_conll import REPO_ROOT, run_child  # noqa: E402
+from ner_conll import PTRUN_CLI, REPO_ROOT, run_child  # noqa: E402
 
 SHARED = REPO_ROOT.parent / "shared" / "datasets"
 
@@ -47,7 +47,7 @@ def main(argv=None):
             if name == "conll2003" and method in ("prompt-tuning", "prefix-tuning", "p-tuning"):
                 continue
             run = out / f"{name}-{method}"
-            cmd = [sys.executable, "-m", "ptrun.cli", *map(str, args), "--method", method, "--epochs", f"{a.epochs:g}",
+            cmd = [sys.executable, *PTRUN_CLI, *map(str, args), "--method", method, "--epochs", f"{a.epochs:g}",
                    "--seed", str(a.seed), "--limit-train", str(a.limit_train), "--limit-eval", str(a.limit_eval),
                    "--output-dir", str(run), "--overwrite"]
             child = run_child(cmd, out / f"{name}-{method}.log")

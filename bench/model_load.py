@@ -12,7 +12,7 @@ first, then `--repeats` rounds of (second, gguf) interleaved. Each child reports
   ``ptrun`` process pays both before its first load);
 - ``resolve_s``: ``ptrun.models.resolve("smollm2")``: finding the GGUF file, hashing it
   (SHA-256, the cache key) and, on the first load only, converting and saving it;
-- ``load_s``: ``ptrun.causal.load_model`` (model + tokenizer from the converted folder);
+- ``load_s``: ``ptrun.backends.loading.load_causal`` (model + tokenizer from the converted folder);
 - ``total_s``: resolve + load, i.e. what ``ptrun`` spends before its first forward pass.
 
 The ``gguf`` child times ``AutoModelForCausalLM.from_pretrained(dir, gguf_file=...)`` plus the
@@ -41,7 +41,7 @@ def child(kind: str) -> dict:
     import transformers
 
     from ptrun import models
-    from ptrun.causal import load_model
+    from ptrun.backends.loading import load_causal
 
     transformers.logging.set_verbosity_error()
     out = {"kind": kind, "import_s": time.perf_counter() - start, "ptrun_cache": os.environ.get("PTRUN_CACHE")}
@@ -57,7 +57,7 @@ def child(kind: str) -> dict:
         resolved = models.resolve("smollm2")
         out["resolve_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        model, tokenizer = load_model(resolved.path)
+        model, tokenizer = load_causal(resolved.path)
         out["load_s"] = time.perf_counter() - t
         out["total_s"] = out["resolve_s"] + out["load_s"]
         out["path"] = str(resolved.path)
@@ -66,7 +66,7 @@ def child(kind: str) -> dict:
 
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from ptrun.plugins.models import smollm2_gguf
+        from ptrun.plugins.builtin import smollm2_gguf
 
         gguf = smollm2_gguf()
         t = time.perf_counter()

@@ -36,6 +36,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PEER_SCRIPT = Path(__file__).resolve().parent / "peer_trainer_ner.py"
+# `ptrun` in a child process, run by the given interpreter. ptrun.cli is a package without a
+# __main__ module, so `python -m ptrun.cli` cannot start it; this calls the console script's
+# entry point (ptrun.cli:main, which reads sys.argv) instead.
+PTRUN_CLI = ["-c", "from ptrun.cli import main; main()"]
 
 
 def default_model_dir() -> str | None:
@@ -94,7 +98,7 @@ def run_peer(a: argparse.Namespace, files: dict[str, str], out_dir: Path) -> dic
 
 def run_ptrun(a: argparse.Namespace, files: dict[str, str], out_dir: Path) -> dict:
     ptrun_out = out_dir / "ptrun"
-    cmd = [a.python, "-m", "ptrun.cli", "ner", "--train", files["train"], "--test", files["test"],
+    cmd = [a.python, *PTRUN_CLI, "ner", "--train", files["train"], "--test", files["test"],
            "--output-dir", str(ptrun_out), "--overwrite"] + common_args(a)
     if not a.no_validation:
         cmd += ["--validation", files["validation"]]

@@ -32,6 +32,10 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# `ptrun` in a child process, run by the given interpreter. ptrun.cli is a package without a
+# __main__ module, so `python -m ptrun.cli` cannot start it; this calls the console script's
+# entry point (ptrun.cli:main, which reads sys.argv) instead.
+PTRUN_CLI = ["-c", "from ptrun.cli import main; main()"]
 SETTINGS = ("zero-shot", "few-shot", "fine-tune")
 COUNTS = ("predicted_entities", "invented_entities", "unknown_types", "malformed_lines", "overlapping_entities",
           "empty_generations")
@@ -56,7 +60,7 @@ def log_tail(path: Path, lines: int = 30) -> str:
 
 
 def command(a: argparse.Namespace, setting: str, files: dict[str, str], out: Path) -> list[str]:
-    cmd = [a.python, "-m", "ptrun.cli", "ner", "--model", a.model, "--train", files["train"],
+    cmd = [a.python, *PTRUN_CLI, "ner", "--model", a.model, "--train", files["train"],
            "--test", files["test"], "--limit-train", str(a.limit_train), "--limit-eval", str(a.limit_eval),
            "--batch-size", str(a.batch_size), "--max-new-tokens", str(a.max_new_tokens), "--seed", str(a.seed),
            "--chat" if a.chat else "--no-chat", "--output-dir", str(out), "--overwrite"]

@@ -7,7 +7,7 @@ scored on the same questions as a baseline.
 
     python bench/squad_extractive.py --json-out bench/out/squad_extractive.json
 
-Prints one JSON object, then a short table. Runs ``ptrun.runner.run`` in this process.
+Prints one JSON object, then a short table. Runs ``ptrun.run.pipeline.run`` in this process.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def main(argv=None):
     p.add_argument("--json-out")
     a = p.parse_args(argv)
 
-    from ptrun.runner import RunConfig, run
+    from ptrun.config import RunConfig
+    from ptrun.run.pipeline import run
 
     out = Path(a.output_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ directly with the extractive MiniLM rows when ``--eval-questions`` is the same.
     python bench/squad_generative.py --eval-questions 20 --settings zero-shot   # smoke run
 
 Each setting is ``template[:shots][:chat|plain]``, for example ``qa/generative:0:chat``. Prints
-one JSON object, then a short table. Runs ``ptrun.runner.run`` in this process.
+one JSON object, then a short table. Runs ``ptrun.run.pipeline.run`` in this process.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def main(argv=None):
     p.add_argument("--json-out")
     a = p.parse_args(argv)
 
-    from ptrun.runner import RunConfig, run
+    from ptrun.config import RunConfig
+    from ptrun.run.pipeline import run
 
     out = Path(a.output_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)

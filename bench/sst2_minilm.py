@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ner_conll import REPO_ROOT, default_model_dir, run_child  # noqa: E402
+from ner_conll import PTRUN_CLI, REPO_ROOT, default_model_dir, run_child  # noqa: E402
 
 
 def main(argv=None):
@@ -44,7 +44,7 @@ def main(argv=None):
                                         "peak_rss_mb": child["peak_rss_mb"]}
     for template in ("sentiment/review", "none"):
         run_dir = out / ("ptrun-" + template.replace("/", "-"))
-        child = run_child([sys.executable, "-m", "ptrun.cli", "sentiment", "--train", str(train), "--validation",
+        child = run_child([sys.executable, *PTRUN_CLI, "sentiment", "--train", str(train), "--validation",
                            str(dev), "--model", a.model, "--template", template, "--output-dir", str(run_dir),
                            "--overwrite", *common], out / f"ptrun-{template.replace('/', '-')}.log")
         if child["returncode"] != 0:

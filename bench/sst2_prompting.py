@@ -8,13 +8,14 @@ The dev set is cut into ``--chunks`` parts and every row runs on part 1, then ev
 2, and so on (the row order rotates per part), so each row sees the same share of whatever else
 the machine was doing. Timing per row:
 
-- ptrun rows: ``ptrun.runner.run(RunConfig(...))`` on the chunk file, in this process.
-  ``run_s`` is the whole call; ``load_s`` is the model load inside it (``causal.load_model``
-  from the converted cache, about 1 s); ``predict_s`` is ``CausalLMBackend.predict`` (fitting the
-  prompts, tokenizing, forward passes, parsing). examples/s = n / (run_s - load_s): everything
-  ptrun does for the examples (reading the data, rendering the templates, predicting, writing
-  the run folder) except loading the model. Few-shot rows also read the 67k-row train file to
-  draw their demonstrations (inside run_s); n / predict_s is reported as well.
+- ptrun rows: ``ptrun.run.pipeline.run(RunConfig(...))`` on the chunk file, in this process.
+  ``run_s`` is the whole call; ``load_s`` is the model load inside it
+  (``ptrun.backends.loading.load_causal`` from the converted cache, about 1 s); ``predict_s`` is
+  ``CausalLMBackend.predict`` (fitting the prompts, tokenizing, forward passes, parsing).
+  examples/s = n / (run_s - load_s): everything ptrun does for the examples (reading the data,
+  rendering the templates, predicting, writing the run folder) except loading the model.
+  Few-shot rows also read the 67k-row train file to draw their demonstrations (inside run_s);
+  n / predict_s is reported as well.
 - baseline: model and tokenizer loaded once before the loop (not timed); the timed loop covers,
   per example, building the prompt text, the tokenizer's chat template, tokenizing,
   ``model.generate(max_new_tokens=5, do_sample=False)`` with batch size 1, decoding and parsing.
@@ -104,14 +105,14 @@ class NaiveBaseline:
 
 
 class PtrunTimer:
-    """Times causal.load_model and CausalLMBackend.predict inside ptrun.runner.run()."""
+    """Times loading.load_causal and CausalLMBackend.predict inside ptrun.run.pipeline.run()."""
 
     def __init__(self):
-        from ptrun import causal
-        from ptrun.causal_task import CausalLMBackend
+        from ptrun.backends import loading
+        from ptrun.backends.causal_lm import CausalLMBackend
 
         self.load_s = self.predict_s = 0.0
-        load, predict = causal.load_model, CausalLMBackend.predict
+        load, predict = loading.load_causal, CausalLMBackend.predict
         timer = self
 
         def timed_load(*args, **kwargs):
@@ -128,7 +129,8 @@ class PtrunTimer:
             finally:
                 timer.predict_s += time.perf_counter() - t
 
-        causal.load_model = timed_load
+        # CausalLMBackend.load calls loading.load_causal through the module, so this is seen.
+        loading.load_causal = timed_load
         CausalLMBackend.predict = timed_predict
 
     def reset(self):
@@ -136,7 +138,8 @@ class PtrunTimer:
 
 
 def ptrun_row(spec: dict, chunk_file: Path, out_dir: Path, a, timer: PtrunTimer) -> dict:
-    from ptrun.runner import RunConfig, run
+    from ptrun.config import RunConfig
+    from ptrun.run.pipeline import run
 
     kwargs = dict(spec["config"])
     if kwargs.get("shots"):
@@ -183,19 +186,21 @@ DEFAULT_ROWS = "score-instruct,baseline,generate-instruct,score-instruct-calibra
 
 def check_baseline_prompt(baseline: NaiveBaseline, first_text: str, chunk_file: Path) -> bool:
     """The baseline's prompt text equals ptrun's (instruct template, chat layout) for example 1."""
-    from ptrun import causal, registry
-    from ptrun.runner import RunConfig, build_label_map, check_prompt_for_task, render_all
-    from ptrun.prompts import load_prompt
+    from ptrun import registry
+    from ptrun.backends.layout import Layout
+    from ptrun.prompts.render import Renderer, check_prompt_for_task
+    from ptrun.prompts.templates import load_prompt
+    from ptrun.run.setup import build_label_map
 
     task = registry.get_task("sentiment")
     prompt = load_prompt("sentiment/instruct", [])
     check_prompt_for_task(prompt, task)
     examples = task.read(chunk_file)[:1]
     label_map = build_label_map(task, prompt, {"test": examples})
-    rendered = render_all(task, prompt, examples, label_map)[0]
+    rendered = Renderer(task, prompt, label_map).render_all(examples)[0]
     rendered.target = None
     messages = task.lm_messages(examples[0], rendered, True)
-    layout = causal.Layout(chat=True)
+    layout = Layout(chat=True)
     text = "".join(t for t, _ in layout.segments(baseline.tokenizer, messages))
     return text == baseline.prompt(first_text)
 

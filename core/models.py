@@ -10,9 +10,6 @@ from typing import Callable
 
 from ptrun.errors import PtrunError
 
-RUN_CONFIG = "config.json"
-RUN_MODEL_DIR = "model"
-
 
 @dataclass
 class ModelSpec:
@@ -71,18 +68,10 @@ def kind_of(path: Path) -> str:
     return "encoder"
 
 
-def is_run_dir(path: Path) -> bool:
-    if not (path / RUN_MODEL_DIR).is_dir() or not (path / RUN_CONFIG).is_file():
-        return False
-    try:
-        return "ptrun_version" in json.loads((path / RUN_CONFIG).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
 def resolve(name: str) -> ResolvedModel:
     """An alias, a ptrun run folder, or a local transformers model folder."""
     from ptrun import registry
+    from ptrun.run import folder
 
     aliases = registry.models()
     if name in aliases:
@@ -90,9 +79,9 @@ def resolve(name: str) -> ResolvedModel:
         return ResolvedModel(name, spec.path(), spec.kind)
     path = Path(name).expanduser()
     if path.is_dir():
-        if is_run_dir(path):
-            config = json.loads((path / RUN_CONFIG).read_text(encoding="utf-8"))
-            model_path = path / RUN_MODEL_DIR
+        if folder.is_run_dir(path):
+            config = folder.read_config(path)
+            model_path = path / folder.RUN_MODEL_DIR
             return ResolvedModel(name, model_path, config.get("model_kind") or kind_of(model_path), path, config)
         if (path / "config.json").is_file():
             return ResolvedModel(name, path, kind_of(path))

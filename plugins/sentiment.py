@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ptrun import hookimpl
-from ptrun.classification import TextClassificationTask
-from ptrun.plugins import builtin_template_dir, demo_dir
+from ptrun import TextClassificationTask, hookimpl
+from ptrun.plugins import demo_dir
 
 
 class SentimentTask(TextClassificationTask):
@@ -26,8 +25,3 @@ TASK = SentimentTask()
 @hookimpl
 def ptrun_tasks():
     return [TASK]
-
-
-@hookimpl
-def ptrun_template_dirs():
-    return [builtin_template_dir()]

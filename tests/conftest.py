@@ -15,6 +15,19 @@ SHARED = REPO.parent / "shared" / "datasets"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+#: The installed plugins the suite loads: ptrun's own entry points only, so that a third-party
+#: plugin installed next to ptrun (examples/ptrun-intent, say) changes no test (as llm's conftest
+#: pins its plugins). Processes started by the tests inherit it; a test that wants another
+#: plugin sets PTRUN_LOAD_PLUGINS itself (see :func:`load_plugins_env`).
+PINNED_PLUGINS = "builtin,dialogue,ner,qa,sentiment"
+os.environ.setdefault("PTRUN_LOAD_PLUGINS", PINNED_PLUGINS)
+
+
+def load_plugins_env(*names: str) -> dict[str, str]:
+    """``{"PTRUN_LOAD_PLUGINS": ...}`` allowing ptrun's own plugins plus ``names`` (entry-point
+    or distribution names), for ``run_ptrun(env=...)``."""
+    return {"PTRUN_LOAD_PLUGINS": ",".join([PINNED_PLUGINS, *names])}
+
 
 def write(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` (creating folders) and return the path."""
@@ -24,7 +37,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def minilm_dir() -> Path:
-    from ptrun.plugins.models import _minilm
+    from ptrun.plugins.builtin import minilm_dir as _minilm
 
     return _minilm()
 

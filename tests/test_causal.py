@@ -41,15 +41,15 @@ def test_zero_shot_scoring_writes_scores_and_inference(cli, tiny_llama, sentimen
 
 @pytest.fixture(scope="module")
 def llama(tiny_llama):
-    from ptrun.causal import load_model
+    from ptrun.backends.loading import load_causal
 
-    return load_model(tiny_llama)
+    return load_causal(tiny_llama)
 
 
 def test_shared_prefix_scoring_matches_one_full_forward_per_choice(llama):
     import torch
 
-    from ptrun.causal import score_continuations
+    from ptrun.backends.kernels import score_continuations
 
     model, tok = llama
     prompts = ["Review: a fine film\nSentiment:", "Is it good?"]
@@ -71,8 +71,8 @@ def test_shared_prefix_scoring_matches_one_full_forward_per_choice(llama):
 
 
 def test_loss_mask_comes_from_the_rendered_pieces(llama):
-    from ptrun.causal import IGNORE, Layout, encode_segments, prompt_messages
-    from ptrun.prompts import Rendered
+    from ptrun.backends.layout import IGNORE, Layout, encode_segments, prompt_messages
+    from ptrun.prompts.templates import Rendered
 
     _, tok = llama
     rendered = Rendered("Review: dull\nSentiment:", " negative", system="Classify reviews.")
@@ -90,7 +90,7 @@ def test_loss_mask_comes_from_the_rendered_pieces(llama):
 
 
 def test_multi_turn_chat_trains_every_assistant_turn(llama):
-    from ptrun.causal import IGNORE, Layout, encode_segments
+    from ptrun.backends.layout import IGNORE, Layout, encode_segments
 
     _, tok = llama
     messages = [
@@ -111,7 +111,7 @@ def test_multi_turn_chat_trains_every_assistant_turn(llama):
 
 
 def test_generated_answers_map_back_to_labels():
-    from ptrun.labels import LabelMap
+    from ptrun import LabelMap
     from ptrun.plugins.sentiment import TASK
 
     label_map = LabelMap.for_classes(["negative", "positive"], {"negative": "terrible", "positive": "great"})
@@ -258,7 +258,7 @@ def test_peft_methods_on_a_causal_lm_train_score_and_reload(cli, tiny_llama, sen
 
 
 def test_scoring_without_a_cache_agrees_with_the_cached_path(llama):
-    from ptrun.causal import score_continuations, score_full
+    from ptrun.backends.kernels import score_continuations, score_full
 
     model, tok = llama
     prefixes = [tok("Review: fine\nSentiment:")["input_ids"], tok("Is it good? Answer:")["input_ids"]]
@@ -288,7 +288,7 @@ def test_real_smollm2_zero_shot_and_few_shot_on_the_demo(tmp_path):
 
 
 def test_a_prefix_shared_by_all_prompts_is_computed_once_and_gives_the_same_scores(llama):
-    from ptrun.causal import prefix_cache, score_continuations
+    from ptrun.backends.kernels import prefix_cache, score_continuations
 
     model, tok = llama
     instruction = tok("You rate reviews. Is the review positive or negative? Review:")["input_ids"]
@@ -309,7 +309,7 @@ def test_training_loss_on_target_positions_equals_the_full_logits_loss(tiny_llam
     import torch
     from transformers import AutoModelForCausalLM, TrainingArguments
 
-    from ptrun.train import _trainer_class
+    from ptrun.training.trainer import _trainer_class
 
     model = AutoModelForCausalLM.from_pretrained(tiny_llama)
     if method != "full":

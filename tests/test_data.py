@@ -10,12 +10,26 @@ from ptrun.errors import PtrunError
 
 import ptrun
 from ptrun import registry
-from ptrun.data import Record, detect_format, find_splits, read_records
-from ptrun.labels import LabelMap
+from ptrun import Record, read_records
+from ptrun.data.reading import detect_format
+from ptrun.data.splits import find_splits
+from ptrun import LabelMap
 from ptrun.plugins.ner import read_conll, to_iob2
 from conftest import write
 
-SENTIMENT_EXT = (".tsv", ".csv", ".jsonl", ".json")
+
+def _fmt(path) -> str:
+    return Path(path).suffix.lstrip(".")
+
+
+class Files(ptrun.Task):
+    """A task that reads the given extensions (find_splits asks the task which files count)."""
+
+    def __init__(self, *extensions):
+        self.formats = {ext: ext.lstrip(".") for ext in extensions}
+
+
+SENTIMENT_EXT = Files(".tsv", ".csv", ".jsonl", ".json")
 
 
 
@@ -46,7 +60,7 @@ def test_find_splits_by_name(tmp_path, dev_name):
 def test_find_splits_only_considers_task_extensions(tmp_path):
     write(tmp_path / "train.txt", "A O\n")
     write(tmp_path / "train.jsonl", "{}\n")
-    assert find_splits(tmp_path, (".txt",)) == {"train": tmp_path / "train.txt"}
+    assert find_splits(tmp_path, Files(".txt")) == {"train": tmp_path / "train.txt"}
     assert find_splits(tmp_path, SENTIMENT_EXT) == {"train": tmp_path / "train.jsonl"}
 
 
@@ -56,7 +70,7 @@ def test_find_splits_in_split_folders(tmp_path, capsys):
         for name in (f"dialogues_{split}.txt", f"dialogues_act_{split}.txt", f"dialogues_emotion_{split}.txt"):
             write(tmp_path / split / name, "Hi . __eou__ Hello . __eou__\n")
     write(tmp_path / "readme.txt", "not data\n")
-    assert find_splits(tmp_path, (".txt", ".jsonl")) == {
+    assert find_splits(tmp_path, registry.get_task("dialogue")) == {
         split: tmp_path / split / f"dialogues_{split}.txt" for split in ("train", "validation", "test")
     }
     err = capsys.readouterr().err
@@ -106,7 +120,7 @@ def test_find_splits_not_a_directory(tmp_path):
 def test_demo_data_is_found():
     for name in ("ner", "sentiment"):
         task = registry.get_task(name)
-        assert set(find_splits(task.demo_data(), task.extensions)) == {"train", "validation", "test"}
+        assert set(find_splits(task.demo_data(), task)) == {"train", "validation", "test"}
 
 
 # --------------------------------------------------------------------------- formats
@@ -116,14 +130,15 @@ def test_demo_data_is_found():
     "name, fmt",
     [("a.tsv", "tsv"), ("a.CSV", "csv"), ("a.jsonl", "jsonl"), ("a.json", "json"), ("a.txt", "conll"), ("a.bio", "conll")],
 )
-def test_detect_format(name, fmt):
-    assert detect_format(Path(name)) == fmt
+def test_detect_format(name, fmt, sentiment, ner):
+    task = ner if fmt == "conll" else sentiment  # each task declares the formats it reads
+    assert detect_format(Path(name), task.formats) == fmt
 
 
 def test_detect_format_unknown_extension(tmp_path):
     path = write(tmp_path / "data.xyz", "x")
     with pytest.raises(ptrun.DataError, match="--format") as info:
-        read_records(path)
+        registry.get_task("sentiment").read(path)
     assert info.value.path == str(path)
     assert "'.xyz'" in info.value.message
 
@@ -142,11 +157,11 @@ def test_unknown_format(tmp_path):
 
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(ptrun.DataError, match="no such data file"):
-        read_records(tmp_path / "absent.tsv")
+        read_records(tmp_path / "absent.tsv", "tsv")
     with pytest.raises(ptrun.DataError, match="holds no examples"):
-        read_records(write(tmp_path / "empty.tsv", "text\tlabel\n"))
+        read_records(write(tmp_path / "empty.tsv", "text\tlabel\n"), "tsv")
     with pytest.raises(ptrun.DataError, match="empty") as info:
-        read_records(write(tmp_path / "nothing.tsv", ""))
+        read_records(write(tmp_path / "nothing.tsv", ""), "tsv")
     assert info.value.line == 1
 
 
@@ -166,7 +181,7 @@ def test_tsv_records_and_lines(tmp_path, sentiment):
 def test_tsv_wrong_column_count(tmp_path):
     path = write(tmp_path / "bad.tsv", "text\tlabel\ngood\tpositive\n\nbad\tnegative\textra\n")
     with pytest.raises(ptrun.DataError) as info:
-        read_records(path)
+        read_records(path, _fmt(path))
     err = info.value
     assert (err.path, err.line) == (str(path), 4)
     assert str(err).startswith(f"{path}:4: expected 2 columns (text, label) but found 3")
@@ -174,7 +189,7 @@ def test_tsv_wrong_column_count(tmp_path):
 
 def test_csv_quoting(tmp_path):
     path = write(tmp_path / "d.csv", 'text,label\n"good, really",positive\n')
-    (record,) = read_records(path)
+    (record,) = read_records(path, _fmt(path))
     assert record.fields == {"text": "good, really", "label": "positive"}
 
 
@@ -184,7 +199,7 @@ def test_csv_quoting(tmp_path):
 def test_jsonl_invalid_line(tmp_path):
     path = write(tmp_path / "bad.jsonl", '{"text": "a", "label": "x"}\n\n{"text": "b", label: 1}\n')
     with pytest.raises(ptrun.DataError) as info:
-        read_records(path)
+        read_records(path, _fmt(path))
     assert (info.value.path, info.value.line) == (str(path), 3)
     assert "invalid JSON" in info.value.message
 
@@ -192,7 +207,7 @@ def test_jsonl_invalid_line(tmp_path):
 def test_jsonl_non_object_line(tmp_path):
     path = write(tmp_path / "bad.jsonl", '{"text": "a"}\n[1, 2]\n')
     with pytest.raises(ptrun.DataError, match="expected a JSON object, found list") as info:
-        read_records(path)
+        read_records(path, _fmt(path))
     assert info.value.line == 2
 
 
@@ -226,11 +241,11 @@ def test_sentiment_from_record_alternative_fields(sentiment):
 def test_json_list_and_wrapped(tmp_path):
     a = write(tmp_path / "a.json", '[{"text": "x"}, {"text": "y"}]')
     b = write(tmp_path / "b.json", '{"examples": [{"text": "z"}]}')
-    assert [r.fields["text"] for r in read_records(a)] == ["x", "y"]
-    assert [r.line for r in read_records(a)] == [1, 2]
-    assert [r.fields["text"] for r in read_records(b)] == ["z"]
+    assert [r.fields["text"] for r in read_records(a, _fmt(a))] == ["x", "y"]
+    assert [r.line for r in read_records(a, _fmt(a))] == [1, 2]
+    assert [r.fields["text"] for r in read_records(b, _fmt(b))] == ["z"]
     with pytest.raises(ptrun.DataError, match="expected a list of objects"):
-        read_records(write(tmp_path / "c.json", '{"rows": []}'))
+        read_records(write(tmp_path / "c.json", '{"rows": []}'), "json")
 
 
 # --------------------------------------------------------------------------- CoNLL
@@ -349,11 +364,13 @@ def test_label_map_plain():
 
 
 def test_label_map_for_tags_orders_o_first():
-    lm = LabelMap.for_tags(["I-PER", "B-PER", "O", "I-LOC", "B-LOC", "B-MISC"])
+    from ptrun.plugins.ner.conll import entity_types, tag_label_map
+
+    lm = tag_label_map(["I-PER", "B-PER", "O", "I-LOC", "B-LOC", "B-MISC"])
     assert lm.labels == ["O", "B-LOC", "I-LOC", "B-MISC", "B-PER", "I-PER"]
     assert lm.kind == "tags"
-    assert lm.entity_types == ["LOC", "MISC", "PER"]
-    assert LabelMap.for_tags(["B-X"]).labels == ["O", "B-X"]  # O even when the data has none
+    assert entity_types(lm) == ["LOC", "MISC", "PER"]
+    assert tag_label_map(["B-X"]).labels == ["O", "B-X"]  # O even when the data has none
 
 
 def test_label_map_validation():
@@ -370,15 +387,17 @@ def test_label_map_save_load(tmp_path):
 
 
 def test_build_label_map_for_demo_data(sentiment, ner):
-    from ptrun.prompts import load_prompt
-    from ptrun.runner import build_label_map
+    from ptrun.prompts.templates import load_prompt
+    from ptrun.run.setup import build_label_map
 
-    train = find_splits(sentiment.demo_data(), sentiment.extensions)["train"]
+    train = find_splits(sentiment.demo_data(), sentiment)["train"]
     lm = build_label_map(sentiment, load_prompt("sentiment/cloze"), {"train": sentiment.read(train)})
     assert lm.labels == ["negative", "positive"]
     assert lm.words == {"negative": "terrible", "positive": "great"}
 
-    train = find_splits(ner.demo_data(), ner.extensions)["train"]
+    train = find_splits(ner.demo_data(), ner)["train"]
     lm = build_label_map(ner, load_prompt("ner/default"), {"train": ner.read(train)})
     assert lm.kind == "tags" and lm.labels[0] == "O"
-    assert set(lm.entity_types) == {"LOC", "MISC", "ORG", "PER"}
+    from ptrun.plugins.ner.conll import entity_types
+
+    assert set(entity_types(lm)) == {"LOC", "MISC", "ORG", "PER"}

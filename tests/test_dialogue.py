@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from conftest import REPO, write
 from ptrun import DataError, PtrunError
-from ptrun.plugins.dialogue import TASK, detokenize, distinct_n, interactive, normalize_tokens, token_f1
+from ptrun.plugins.dialogue import TASK, detokenize, distinct_n, normalize_tokens, token_f1
+from ptrun.plugins.dialogue.chat import interactive
 
 DEMO = REPO / "plugins" / "demo" / "dialogue"
 
@@ -27,10 +28,10 @@ def _msgs(*turns):
 @pytest.fixture
 def cli_with_commands(cli):
     """The `cli` fixture with the plugins' extra commands (`ptrun chat`) added, as main() does."""
-    from ptrun import plugin_manager
+    from ptrun import registry
     from ptrun.cli import cli as group
 
-    list(plugin_manager.call_each("ptrun_commands", cli=group))
+    list(registry.call_each("ptrun_commands", cli=group))
     return cli
 
 
@@ -125,13 +126,16 @@ def test_bad_dialogue_through_the_cli_is_one_clean_error(cli, tiny_llama, tmp_pa
 
 @pytest.fixture(scope="module")
 def backend(tiny_llama):
-    from ptrun.causal_task import CausalLMBackend
-    from ptrun.prompts import load_prompt
-    from ptrun.runner import RunConfig
+    from ptrun.backends.causal_lm import CausalLMBackend
+    from ptrun.prompts.templates import load_prompt
+    from ptrun.config import RunConfig
 
     def make(chat):
+        from ptrun import LabelMap
+        from ptrun.prompts.render import Renderer
+
         prompt = load_prompt("dialogue/chat")
-        b = CausalLMBackend(TASK, RunConfig(task="dialogue", chat=chat), prompt, render=None)
+        b = CausalLMBackend(TASK, RunConfig(task="dialogue", chat=chat), Renderer(TASK, prompt, LabelMap([], kind="text")))
         _, tok = b.load(tiny_llama, None, trained=False)
         return b, tok, prompt
 
@@ -139,14 +143,14 @@ def backend(tiny_llama):
 
 
 def _encode(backend, chat, example):
-    from ptrun.causal import IGNORE
-    from ptrun.labels import LabelMap
-    from ptrun.runner import render_all
+    from ptrun.backends.layout import IGNORE
+    from ptrun import LabelMap
+    from ptrun.prompts.render import render_all
 
     b, tok, prompt = backend(chat)
     label_map = LabelMap([], kind="text")
     rendered = render_all(TASK, prompt, [example], label_map)
-    feature = b.encode([example], rendered, tok, label_map, None)[0]
+    feature = b.training_features([example], rendered, tok, label_map)[0]
     trained = tok.decode([t for t, l in zip(feature["input_ids"], feature["labels"]) if l != IGNORE])
     return trained, tok.decode(feature["input_ids"]), b, tok, rendered[0]
 
@@ -158,11 +162,11 @@ def test_chat_features_train_every_assistant_turn_and_nothing_else(backend, tmp_
     assert trained == "Hello friend<|im_end|>\nFine, thanks<|im_end|>\n"
     assert "You are a helpful assistant. Reply briefly." in full  # the template's system block
     # Predicting: the prompt ends with the history and the assistant's generation prompt.
-    from ptrun.causal_task import _without_target
+    pass
 
-    fitted = b.fit(tok, example, _without_target(rendered), reserve=8)
+    fitted = b.fit(tok, example, rendered.without_target(), reserve=8)
     assert [m["role"] for m in fitted.messages] == ["system", "user", "assistant", "user"]
-    _, prompt_text = b._prompt_ids(tok, fitted)
+    prompt_text = fitted.text
     assert prompt_text.endswith("How are you?<|im_end|>\n<|im_start|>assistant\n")
 
 
@@ -174,13 +178,13 @@ def test_plain_text_features_train_the_final_response(backend, tmp_path):
 
 
 def test_long_conversation_drops_its_oldest_exchanges_first(backend, tmp_path):
-    from ptrun.causal_task import _without_target
+    pass
 
     turns = [f"user turn {i} " + "word " * 20 if i % 2 == 0 else f"assistant turn {i} " + "word " * 20 for i in range(8)]
     path = _jsonl(tmp_path / "d.jsonl", [{"messages": _msgs(*turns, "How are you?", "Fine")}])
     example = TASK.read(path)[0]
     b, tok, prompt = backend(True)
-    rendered = _without_target(_encode(backend, True, example)[4])
+    rendered = _encode(backend, True, example)[4].without_target()
     full = b._length(tok, b.messages(example, rendered))
     limit, b.limit = b.limit, full - 30  # room for all but one exchange (each is about 50 tokens)
     try:
@@ -195,9 +199,9 @@ def test_long_conversation_drops_its_oldest_exchanges_first(backend, tmp_path):
 
 
 def test_persona_template_puts_the_persona_in_the_system_text(tmp_path):
-    from ptrun.labels import LabelMap
-    from ptrun.prompts import load_prompt
-    from ptrun.runner import render_all
+    from ptrun import LabelMap
+    from ptrun.prompts.templates import load_prompt
+    from ptrun.prompts.render import render_all
 
     path = _jsonl(tmp_path / "d.jsonl", [{"persona": "I am a pirate.", "messages": _msgs("Hi", "Ahoy")},
                                          {"messages": _msgs("Hi", "Hello")}])
@@ -266,7 +270,7 @@ def test_dialogue_run_writes_metrics_and_predictions(trained_run):
 
 
 def test_generated_responses_are_scored_against_the_last_assistant_turn(cli, tiny_llama, tmp_path, monkeypatch):
-    from ptrun import causal
+    from ptrun.backends import kernels as causal
 
     def fake_generate(model, tokenizer, prompts, max_new_tokens, stop_ids):
         # "raining" gets the right answer plus a plain-text model's next turn; others nothing
@@ -285,17 +289,6 @@ def test_generated_responses_are_scored_against_the_last_assistant_turn(cli, tin
     rows = [json.loads(l) for l in (out / "predictions" / "test.jsonl").read_text().splitlines()]
     assert [r["prediction"] for r in rows] == [None, "No, it is sunny!"]
     assert rows[0]["empty_generations"] == 1 and rows[1]["user"] == "Is it raining?"
-
-
-def test_demo_data_is_what_the_generator_writes():
-    sys.path.insert(0, str(REPO / "tools"))
-    try:
-        import make_dialogue_demo
-    finally:
-        sys.path.pop(0)
-    for name, text in make_dialogue_demo.build().items():
-        assert (DEMO / name).read_text(encoding="utf-8") == text, f"rerun tools/make_dialogue_demo.py ({name})"
-    assert len(TASK.read(DEMO / "train.jsonl")) == make_dialogue_demo.SIZES["train"]
 
 
 def test_templates_pass_check_and_render(cli):
@@ -329,7 +322,7 @@ def test_chat_answers_each_piped_line_in_a_fresh_process(tiny_llama):
 
 
 def test_chat_with_a_run_folder_uses_its_template_and_layout(cli_with_commands, trained_run):
-    from ptrun.plugins.dialogue import ChatSession
+    from ptrun.plugins.dialogue.chat import ChatSession
 
     result = cli_with_commands("chat", "--model", trained_run, "--max-new-tokens", "3", input="Hi\nBye\n")
     assert result.exit_code == 0, result.output
@@ -345,7 +338,7 @@ def test_chat_with_a_run_folder_uses_its_template_and_layout(cli_with_commands, 
 
 
 def test_chat_leaves_out_the_oldest_turns_that_no_longer_fit(tiny_llama):
-    from ptrun.plugins.dialogue import ChatSession
+    from ptrun.plugins.dialogue.chat import ChatSession
 
     notes = []
     session = ChatSession(str(tiny_llama), max_new_tokens=3, echo=notes.append)
@@ -354,12 +347,12 @@ def test_chat_leaves_out_the_oldest_turns_that_no_longer_fit(tiny_llama):
     session.reply(history)
     assert notes == ["(the 6 oldest turn(s) no longer fit the context and were left out)"]
     session.limit = 10
-    with pytest.raises(PtrunError, match="reserved for the response"):
+    with pytest.raises(PtrunError, match="does not fit in 10 tokens"):
         session.reply(history[-1:])
 
 
 def test_chat_with_a_plain_text_lora_run_folder(cli_with_commands, tiny_llama, tmp_path):
-    from ptrun.plugins.dialogue import ChatSession
+    from ptrun.plugins.dialogue.chat import ChatSession
 
     out = tmp_path / "lora"
     result = cli_with_commands("dialogue", "--train", DEMO / "train.jsonl", "--limit-train", 4, "--epochs", 1, "--no-chat",
@@ -410,7 +403,7 @@ def test_interactive_chat_keeps_history_resets_and_exits():
 def test_chat_on_a_terminal_is_interactive(cli_with_commands, tiny_llama, monkeypatch):
     import builtins
 
-    from ptrun.plugins import dialogue
+    from ptrun.plugins.dialogue import chat as dialogue
 
     lines = iter(["Hello", "How are you?", "/exit"])
     monkeypatch.setattr(dialogue, "_stdin_is_terminal", lambda: True)

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from ptrun import rundir
+from ptrun.run import folder as rundir
 
 
 def _free_port() -> int:

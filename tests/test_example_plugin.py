@@ -15,8 +15,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import PINNED_PLUGINS, REPO, load_plugins_env, run_ptrun
 
-from conftest import REPO, run_ptrun
+import ptrun
 
 EXAMPLE = REPO / "examples" / "ptrun-intent"
 
@@ -41,11 +42,11 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture
-def env(site, monkeypatch):
-    """Environment for ``run_ptrun``: the install directory first on PYTHONPATH, all plugins allowed."""
-    monkeypatch.delenv("PTRUN_LOAD_PLUGINS", raising=False)
+def env(site):
+    """Environment for ``run_ptrun``: the install directory first on PYTHONPATH, and ptrun's own
+    plugins plus ``intent`` allowed (conftest pins the suite to ptrun's own)."""
     paths = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {"PYTHONPATH": os.pathsep.join(paths)}
+    return {"PYTHONPATH": os.pathsep.join(paths), **load_plugins_env("intent")}
 
 
 def ok(proc: subprocess.CompletedProcess) -> str:
@@ -73,21 +74,29 @@ def test_tasks_lists_intent_with_its_plugin(env):
     assert rows["intent"]["default_template"] == "intent/request"
     assert {"ner", "sentiment"} <= set(rows)  # the built-in tasks are still there
 
-    plugins = {p["name"]: p for p in json.loads(ok(run_ptrun("plugins", "--json", env=env)))}
-    info = plugins["intent"]
+    plugins = json.loads(ok(run_ptrun("plugins", "--json", env=env)))
+    assert plugins[-1]["name"] == "intent"  # another distribution: registered after ptrun's own
+    info = plugins[-1]
     assert info["error"] is None
     assert (info["distribution"], info["version"], info["module"]) == ("ptrun-intent", "0.1.0", "ptrun_intent")
-    assert {"ptrun_tasks", "ptrun_template_dirs", "ptrun_label_map", "ptrun_metrics"} <= set(info["hooks"])
+    # Its label map and metric are IntentTask methods, not hooks; it replaces nothing.
+    assert info["hooks"] == ["ptrun_tasks", "ptrun_template_dirs"]
+    assert info["overrides"] == []
+    assert all(p["error"] is None for p in plugins)
 
 
 def test_restricting_plugins_leaves_intent_out(env):
-    env = dict(env, PTRUN_LOAD_PLUGINS="ner,sentiment,models")
+    env = dict(env, PTRUN_LOAD_PLUGINS="builtin,ner,sentiment")
     out = ok(run_ptrun("tasks", env=env))
     names = [l.split()[0] for l in out.splitlines() if l.strip()]
-    assert "intent" not in names
-    assert {"ner", "sentiment"} <= set(names)
+    assert names == ["ner", "sentiment"]
+    plugins = [p["name"] for p in json.loads(ok(run_ptrun("plugins", "--json", env=env)))]
+    assert plugins == ["ptrun.data.readers", "builtin", "ner", "sentiment"]
     proc = run_ptrun("intent", "--help", env=env)
-    assert proc.returncode != 0
+    assert proc.returncode == 2 and "No such command 'intent'" in proc.stderr
+    # The suite's own pin (inherited from conftest) leaves it out too.
+    out = ok(run_ptrun("tasks", env={"PYTHONPATH": env["PYTHONPATH"], "PTRUN_LOAD_PLUGINS": PINNED_PLUGINS}))
+    assert "intent" not in [l.split()[0] for l in out.splitlines() if l.strip()]
 
 
 def test_templates_and_check(env, site):
@@ -165,27 +174,52 @@ def test_a_third_party_classification_task_is_prompted_on_a_causal_lm(env, tiny_
 
 
 def test_label_map_and_metric_in_process(site, monkeypatch):
-    """The hooks as plain functions: the label map always holds all eight intents."""
+    """The task's own methods: the label map always holds all eight intents, and the metrics are
+    ptrun's classification metrics plus escalation_recall."""
     monkeypatch.syspath_prepend(str(site))
     import ptrun_intent
 
     task = ptrun_intent.TASK
-    label_map = ptrun_intent.ptrun_label_map(task=task, labels=["complaint"], prompt=None)
+    assert isinstance(task, ptrun_intent.IntentTask)
+    label_map = task.label_map(["complaint"], None)
     assert label_map.labels == ptrun_intent.INTENTS and len(label_map) == 8
     assert label_map.word("speak_to_human") == "speak to a human"  # readable without answer_choices
     assert label_map.canonical("speak to a human") == "speak_to_human"  # readable words are aliases
-
-    class Other:
-        name = "sentiment"
-
-    assert ptrun_intent.ptrun_label_map(task=Other(), labels=["positive"], prompt=None) is None
-    assert ptrun_intent.ptrun_metrics(task=Other(), predictions=[], references=[], label_map=None) is None
 
     refs = ["complaint", "speak_to_human", "complaint", "speak_to_human", "order_status"]
     preds = ["speak_to_human", "speak_to_human", "order_status", "complaint", "complaint"]
     # 3 of 4 escalation messages reach a person (complaint <-> speak_to_human still does);
     # the order_status message predicted as a complaint does not count against recall.
-    got = ptrun_intent.ptrun_metrics(task=task, predictions=preds, references=refs, label_map=label_map)
-    assert got == {"escalation_recall": 0.75}
-    none = ptrun_intent.ptrun_metrics(task=task, predictions=["order_status"], references=["order_status"], label_map=label_map)
-    assert none is None  # undefined without escalation messages: left out rather than reported as 0
+    got = task.metrics(preds, refs, label_map)
+    assert got["escalation_recall"] == 0.75
+    assert got["accuracy"] == 1 / 5 and set(got["per_class_report"]) == set(ptrun_intent.INTENTS)
+    none = task.metrics(["order_status"], ["order_status"], label_map)
+    assert "escalation_recall" not in none  # undefined without escalation messages: left out, not 0
+    assert none["accuracy"] == 1.0
+
+
+def test_pipeline_uses_the_tasks_label_map_and_metrics(site, monkeypatch):
+    """Registered in-process, the plugin's overridden methods are what ptrun's pipeline calls."""
+    monkeypatch.syspath_prepend(str(site))
+    import ptrun_intent
+
+    from ptrun import registry
+    from ptrun.prompts.templates import load_prompt
+    from ptrun.run import metrics
+    from ptrun.run.setup import build_label_map
+
+    info = registry.register(ptrun_intent, "intent")
+    try:
+        assert info.error is None and info.overrides == []
+        task = registry.get_task("intent")
+        assert task is ptrun_intent.TASK and task.plugin == "intent"
+        train = [task.from_record(ptrun.Record({"text": "where is it", "intent": "order_status"}, "f", 1))]
+        prompt = load_prompt("intent/options")
+        label_map = build_label_map(task, prompt, {"train": train})
+        assert label_map.labels == ptrun_intent.INTENTS  # all eight, though the data holds one
+        assert label_map.words == task.label_map(["order_status"], prompt).words
+        got = metrics.compute(task, ["complaint", "order_status"], ["speak_to_human", "order_status"], label_map)
+        assert got["escalation_recall"] == 1.0 and got["accuracy"] == 0.5
+    finally:
+        registry.unregister("intent")
+    assert "intent" not in registry.tasks()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ptrun.lint import check_file, template_files
+from ptrun.prompts.lint import check_file, template_files
 from conftest import write
 
 

@@ -9,9 +9,10 @@ import pytest
 from conftest import REPO, SHARED, write
 
 from ptrun import Example, LabelMap, TemplateError
+from ptrun.plugins.ner.conll import tag_label_map
 from ptrun.plugins.ner import SENTENCE_MARK, TASK
 
-LABELS = LabelMap.for_tags(["B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC"])
+LABELS = tag_label_map(["B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC"])
 
 
 def _ex(text: str, tags: list[str] | None = None) -> Example:
@@ -80,7 +81,7 @@ def test_none_and_empty_generations():
         tags, notes = parse("It rained .", empty)
         assert tags == ["O", "O", "O"] and notes["empty_generations"] == 1
     # Metrics work on what parsing returns (a tag per token, never None).
-    from ptrun.metrics import compute
+    from ptrun.run.metrics import compute
 
     preds = [parse("Anna lives in Oslo .", g)[0] for g in ("PER: Anna\nLOC: Oslo", "")]
     refs = [["B-PER", "O", "O", "B-LOC", "O"]] * 2
@@ -91,8 +92,8 @@ def test_none_and_empty_generations():
 
 
 def test_generative_template_renders_gold_entities_as_the_target():
-    from ptrun.prompts import load_prompt
-    from ptrun.runner import check_prompt_for_task, render_all
+    from ptrun.prompts.templates import load_prompt
+    from ptrun.prompts.render import check_prompt_for_task, render_all
 
     prompt = load_prompt("ner/generative")
     check_prompt_for_task(prompt, TASK)
@@ -120,7 +121,7 @@ def test_render_shows_demonstrations_and_templates_pass_check(cli):
 
 
 def test_causal_templates_need_text_not_sentence(tmp_path):
-    from ptrun.prompts import load_prompt
+    from ptrun.prompts.templates import load_prompt
 
     head = "{#-\nmodel_kinds: [causal-lm]\n-#}\n"
     ok = write(tmp_path / "ner" / "ok.j2", head + "Sentence: {{ text }}\n")
@@ -139,7 +140,7 @@ def test_causal_templates_need_text_not_sentence(tmp_path):
 
 
 def test_encoder_style_template_reads_the_sentence_on_a_causal_lm():
-    from ptrun.prompts import Rendered
+    from ptrun.prompts.templates import Rendered
 
     messages = TASK.lm_messages(_ex("Anna lives here"), Rendered(f"Names in: {SENTENCE_MARK}", "PER: Anna"), chat=False)
     assert messages[0]["content"] == "Names in: Anna lives here" and messages[1]["content"] == "PER: Anna"

@@ -8,8 +8,8 @@ import pytest
 
 import ptrun
 from ptrun.plugins import builtin_template_dir
-from ptrun import prompts
-from ptrun.prompts import list_templates, load_prompt, parse_header
+from ptrun.prompts import templates as prompts
+from ptrun.prompts.templates import list_templates, load_prompt, parse_header
 from conftest import write
 
 BUILTIN = builtin_template_dir()

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from ptrun import DataError, registry
-from ptrun.data import Example
-from ptrun.labels import LabelMap
+from ptrun import Example
+from ptrun import LabelMap
 from ptrun.plugins.qa import UNANSWERABLE, best_answer, span_positions
-from ptrun.textmetrics import exact_match, normalize_answer, squad_scores, token_f1
+from ptrun.plugins.qa.metrics import exact_match, normalize_answer, squad_scores, token_f1
 from conftest import minilm_dir, run_ptrun, write
 
 CONTEXT = "Acme Tools was founded in 1901 by Anna Berg in the town of Brackenford."
@@ -301,7 +301,7 @@ def test_templates_that_show_the_context_are_rejected_for_encoders(cli, tiny_enc
     tpl = write(tmp_path / "ctx.j2", "{{ question }} {{ context }}")
     result = cli(*_run(tiny_encoder, tmp_path / "run", "--template", tpl))
     assert result.exit_code == 1 and "must not output {{ context }}" in result.output
-    from ptrun.prompts import load_prompt
+    from ptrun.prompts.templates import load_prompt
 
     check = cli("check", load_prompt("qa/extractive").path)
     assert check.exit_code == 0 and "0 error(s)" in check.output, check.output
@@ -318,7 +318,9 @@ def test_lora_trains_the_span_head_and_soft_prompts_are_refused(cli, tiny_encode
     first = json.loads((out / "metrics.json").read_text())["test"]
     assert json.loads((tmp_path / "again/metrics.json").read_text())["test"] == first
     result = cli(*_run(tiny_encoder, tmp_path / "pt", "--method", "prompt-tuning"))
-    assert result.exit_code == 1 and "--method prompt-tuning does not work for task 'qa'" in result.output
+    assert result.exit_code == 1 and "--method prompt-tuning: task 'qa' cannot use prompt-tuning" in result.output
+    # Refused up front: nothing was trained and no run folder was written.
+    assert not (tmp_path / "pt").exists()
 
 
 @pytest.mark.slow

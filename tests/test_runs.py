@@ -197,7 +197,7 @@ def test_real_minilm_learns_the_ner_demo(tmp_path):
 def test_length_grouped_batches_are_similar_in_length_and_shuffled():
     import torch
 
-    from ptrun.train import ShuffledLengthBatches
+    from ptrun.training.trainer import ShuffledLengthBatches
 
     lengths = [(i * 37) % 101 + 1 for i in range(1000)]
     torch.manual_seed(0)
@@ -211,7 +211,7 @@ def test_length_grouped_batches_are_similar_in_length_and_shuffled():
 
 
 def test_group_by_length_option_reaches_the_trainer(cli, tiny_encoder, sentiment_files, tmp_path, monkeypatch):
-    from ptrun import train
+    from ptrun.training import trainer as train
 
     seen = []
     real = train.ShuffledLengthBatches
@@ -230,7 +230,7 @@ def test_group_by_length_option_reaches_the_trainer(cli, tiny_encoder, sentiment
 
 def test_a_metric_hook_that_raises_is_reported_not_fatal(cli, tiny_encoder, sentiment_files, tmp_path):
     import ptrun
-    from ptrun import plugin_manager, registry
+    from ptrun import registry
 
     class FlakyMetric:
         @ptrun.hookimpl
@@ -238,7 +238,7 @@ def test_a_metric_hook_that_raises_is_reported_not_fatal(cli, tiny_encoder, sent
             raise RuntimeError("metric exploded")
 
     plugin = FlakyMetric()
-    plugin_manager.register(plugin, "flaky-metric")
+    registry.register(plugin, "flaky-metric")
     registry.clear()
     try:
         out = tmp_path / "run"
@@ -248,8 +248,8 @@ def test_a_metric_hook_that_raises_is_reported_not_fatal(cli, tiny_encoder, sent
         assert "flaky-metric" in result.output and "metric exploded" in result.output
         assert "accuracy" in json.loads((out / "metrics.json").read_text())["test"]
     finally:
-        plugin_manager.pm.unregister(plugin)
-        plugin_manager.PLUGINS.pop("flaky-metric", None)
+        registry.pm.unregister(plugin)
+        registry.PLUGINS.pop("flaky-metric", None)
         registry.clear()
 
 
@@ -258,9 +258,9 @@ def test_length_grouped_training_weighs_every_label_the_same(tiny_encoder, tmp_p
     import torch.nn.functional as F
     from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
 
-    from ptrun.encoders import load_tokenizer
-    from ptrun.runner import RunConfig
-    from ptrun.train import FeatureDataset, _trainer_class, training_arguments
+    from ptrun.backends.loading import load_tokenizer
+    from ptrun.config import RunConfig
+    from ptrun.training.trainer import FeatureDataset, _trainer_class, training_arguments
 
     tok = load_tokenizer(tiny_encoder)
     model = AutoModelForTokenClassification.from_pretrained(str(tiny_encoder), num_labels=3)

@@ -3,11 +3,11 @@
 The module itself is the plugin: ``setup.cfg`` registers it in the ``ptrun`` entry-point group
 (``intent = ptrun_intent``), and ptrun calls the ``@hookimpl`` functions below. It adds
 
-* the task ``intent`` (``ptrun intent``): a :class:`ptrun.classification.TextClassificationTask`
-  over eight customer-service intents, with demo data shipped in ``data/``;
+* the task ``intent`` (``ptrun intent``): a :class:`ptrun.TextClassificationTask` over eight
+  customer-service intents, with demo data shipped in ``data/``, and a label map that always
+  holds all eight intents with readable verbalizer words (:meth:`IntentTask.label_map`);
 * its templates (``intent/request``, ``intent/options``, ``intent/plain``) from ``templates/``;
-* a label map that always holds all eight intents with readable verbalizer words;
-* one metric of its own, ``escalation_recall``.
+* one metric of its own, ``escalation_recall`` (:meth:`IntentTask.metrics`).
 
 Like every ptrun plugin it imports neither torch nor transformers at module level: ptrun
 imports plugins for ``ptrun --help`` and ``ptrun tasks``, which must stay fast.
@@ -18,8 +18,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from ptrun import LabelMap, hookimpl
-from ptrun.classification import TextClassificationTask
+from ptrun import LabelMap, TextClassificationTask, hookimpl
 
 __version__ = "0.1.0"
 
@@ -66,6 +65,31 @@ class IntentTask(TextClassificationTask):
     def demo_data(self):
         return package_dir() / "data"
 
+    def label_map(self, labels, prompt):
+        """All eight intents in a fixed order, whatever subset the training data happens to hold.
+
+        Words come from the template's ``answer_choices`` when it has them, else from
+        :data:`INTENT_WORDS`, so ``label_word`` is readable even in templates without a header.
+        Readable spellings in data ("speak to a human") are accepted as aliases.
+        """
+        words = dict(INTENT_WORDS)
+        choices = prompt.answer_choices if prompt is not None else None
+        if isinstance(choices, dict):
+            words.update({str(k): str(v) for k, v in choices.items()})
+        elif isinstance(choices, list):
+            words.update(zip(INTENTS, map(str, choices)))
+        aliases = {word: intent for intent, word in INTENT_WORDS.items() if word != intent}
+        # Unknown keys in answer_choices make LabelMap raise an error naming them.
+        return LabelMap(labels=list(INTENTS), words=words, aliases=aliases)
+
+    def metrics(self, predictions, references, label_map):
+        """ptrun's classification metrics plus ``escalation_recall`` (when the split has such messages)."""
+        out = super().metrics(predictions, references, label_map)
+        value = escalation_recall(predictions, references)
+        if value is not None:
+            out["escalation_recall"] = value
+        return out
+
 
 TASK = IntentTask()
 
@@ -81,27 +105,6 @@ def ptrun_template_dirs():
     return [package_dir() / "templates"]
 
 
-@hookimpl
-def ptrun_label_map(task, labels, prompt):
-    """All eight intents in a fixed order, whatever subset the training data happens to hold.
-
-    Words come from the template's ``answer_choices`` when it has them, else from
-    :data:`INTENT_WORDS`, so ``label_word`` is readable even in templates without a header.
-    Readable spellings in data ("speak to a human") are accepted as aliases.
-    """
-    if task.name != TASK.name:
-        return None  # let other plugins (or ptrun's default) handle their own tasks
-    words = dict(INTENT_WORDS)
-    choices = prompt.answer_choices if prompt is not None else None
-    if isinstance(choices, dict):
-        words.update({str(k): str(v) for k, v in choices.items()})
-    elif isinstance(choices, list):
-        words.update(zip(INTENTS, map(str, choices)))
-    aliases = {word: intent for intent, word in INTENT_WORDS.items() if word != intent}
-    # Unknown keys in answer_choices make LabelMap raise an error naming them.
-    return LabelMap(labels=list(INTENTS), words=words, aliases=aliases)
-
-
 def escalation_recall(predictions, references) -> float | None:
     """Recall of the "needs a human" class: complaint and speak_to_human taken as one class.
 
@@ -111,12 +114,3 @@ def escalation_recall(predictions, references) -> float | None:
     """
     gold = [p in ESCALATION_INTENTS for p, r in zip(predictions, references) if r in ESCALATION_INTENTS]
     return sum(gold) / len(gold) if gold else None
-
-
-@hookimpl
-def ptrun_metrics(task, predictions, references, label_map):
-    if task.name != TASK.name:
-        return None
-    refs = [label_map.canonical(r) for r in references]
-    value = escalation_recall(predictions, refs)
-    return None if value is None else {"escalation_recall": value}

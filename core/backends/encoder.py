@@ -1,0 +1,35 @@
+"""The encoder backend: a task's own head on a BERT-like model.
+
+The task says how rendered examples become features and how logits become predictions
+(:meth:`ptrun.Task.encode`, :meth:`~ptrun.Task.collator`, :meth:`~ptrun.Task.predict`); this
+backend loads the model with the task's head and feeds it.
+"""
+
+from __future__ import annotations
+
+from ptrun.backends import loading
+from ptrun.backends.base import Backend
+
+#: Tokens per example when --max-length is not given.
+DEFAULT_MAX_LENGTH = 128
+
+
+class EncoderBackend(Backend):
+    kind = "encoder"
+
+    @property
+    def max_length(self) -> int:
+        return self.cfg.max_length or DEFAULT_MAX_LENGTH
+
+    def load(self, model_path, label_map, *, trained):
+        return loading.load_encoder(model_path, self.task, label_map, trained=trained)
+
+    def training_features(self, examples, rendered, tokenizer, label_map):
+        return self.task.encode(examples, rendered, tokenizer, label_map, self.max_length)
+
+    def collator(self, tokenizer):
+        return self.task.collator(tokenizer)
+
+    def predict(self, model, tokenizer, examples, rendered, label_map, batch_size):
+        features = self.task.encode(examples, rendered, tokenizer, label_map, self.max_length)
+        return self.task.predict(model, tokenizer, examples, features, label_map, batch_size)

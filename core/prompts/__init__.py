@@ -1,0 +1,1 @@
+"""Prompts: template files (search path, sandbox, header, analysis), rendering, and ``ptrun check``."""

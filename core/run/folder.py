@@ -1,0 +1,161 @@
+"""The run folder: its format (file names, how one is recognised, its config.json), atomic writes
+(a killed run never leaves a truncated file), creating, resuming and exporting one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from ptrun.errors import PtrunError
+from ptrun.log import is_main_process
+
+#: The files and folders of a run folder.
+RUN_CONFIG = "config.json"
+RUN_MODEL_DIR = "model"
+LABEL_MAP = "label_map.json"
+METRICS = "metrics.json"
+TEMPLATES = "templates"
+PREDICTIONS = "predictions"
+CHECKPOINTS = "checkpoints"
+
+
+def is_run_dir(path: Path) -> bool:
+    """A finished or running ptrun run: ``config.json`` (written by ptrun) and ``model/``."""
+    path = Path(path)
+    if not (path / RUN_MODEL_DIR).is_dir() or not (path / RUN_CONFIG).is_file():
+        return False
+    try:
+        return "ptrun_version" in read_config(path)
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def read_config(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / RUN_CONFIG).read_text(encoding="utf-8"))
+
+
+def atomic_write_text(path, text: str) -> None:
+    if not is_main_process():
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, data) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def write_jsonl(path, rows) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+
+
+def default_output_dir(task_name: str) -> Path:
+    return Path("runs") / f"{task_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare(output_dir, overwrite: bool) -> Path:
+    """Create the run folder, refusing to clobber an existing one unless ``overwrite``."""
+    out = Path(output_dir)
+    if not is_main_process():
+        return out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not overwrite:
+            raise PtrunError(
+                f"The output directory {out} already exists and is not empty.",
+                hint="Pass --overwrite to replace it, or choose another --output-dir.",
+            )
+        if not out.is_dir() or not (is_run_dir(out) or (out / RUN_CONFIG).is_file()):
+            raise PtrunError(
+                f"--overwrite: {out} does not look like a ptrun run folder, so it was left alone.",
+                hint="Delete it yourself or choose another --output-dir.",
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+#: Settings that may differ when a run is resumed; everything else must match the first start.
+RESUME_MAY_CHANGE = {"resume", "overwrite", "output_dir", "save_total_limit", "device", "gradient_checkpointing"}
+
+
+def resumable(out: Path, settings: dict) -> dict:
+    """The config of the run in ``out``, after checking that ``settings`` (the run's options, as
+    config.json stores them) can continue it."""
+    config_path = out / RUN_CONFIG
+    if not config_path.is_file() or not any((out / CHECKPOINTS).glob("checkpoint-*")):
+        raise PtrunError(
+            f"--resume: {out} holds no checkpoint to resume from.",
+            hint="Pass the --output-dir of a run started with --save-steps.",
+        )
+    previous = read_config(out)
+    before = previous.get("config", {})
+    now = json.loads(json.dumps(settings, default=str))  # as it was stored (tuples become lists)
+    changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE and k in before and before.get(k) != now[k])
+    if changed:
+        details = ", ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in changed)
+        raise PtrunError(
+            f"--resume: the options differ from the run being resumed ({details}).",
+            hint="Resume with the same options the run was started with.",
+        )
+    return previous
+
+
+def remove_if_empty(path: Path) -> None:
+    # The run folder belongs to the main process; another rank must not race it here.
+    if is_main_process() and path.is_dir() and not any(path.iterdir()):
+        path.rmdir()
+
+
+def export_merged(run: str, output_dir: str, overwrite: bool = False) -> Path:
+    """Write a LoRA run as a standalone run folder with the adapter merged into the model."""
+    from ptrun import models, registry
+    from ptrun.backends import backend_class
+    from ptrun.tasks.labels import LabelMap
+    from ptrun.training import methods
+
+    resolved = models.resolve(run)
+    if resolved.run_dir is None:
+        raise PtrunError(f"ptrun export: {run} is not a ptrun run folder.")
+    if not methods.is_adapter_dir(resolved.path):
+        raise PtrunError(
+            f"ptrun export --merge: {run} holds a full model, not an adapter; there is nothing to merge.",
+            hint="Use the run folder as it is (--model RUN).",
+        )
+    if resolved.run_config.get("method") not in methods.MERGEABLE:
+        raise PtrunError(
+            f"ptrun export --merge: a {resolved.run_config.get('method')} run cannot be merged into the "
+            f"model's weights (only {', '.join(methods.MERGEABLE)} adapters can).",
+            hint="Load it with --model RUN, which attaches the adapter to its base model.",
+        )
+    task = registry.get_task(resolved.run_config["task"])
+    label_map = LabelMap.load(resolved.run_dir / LABEL_MAP)
+    from ptrun.backends.loading import load_for_run
+    from ptrun.config import RunConfig
+
+    backend = backend_class(resolved.kind)(task, RunConfig(task=task.name), None)
+    model, tokenizer = load_for_run(backend, resolved, label_map)
+    model = model.merge_and_unload()
+    out = prepare(Path(output_dir), overwrite)
+    model.save_pretrained(out / RUN_MODEL_DIR)
+    tokenizer.save_pretrained(out / RUN_MODEL_DIR)
+    if (resolved.run_dir / TEMPLATES).is_dir():
+        shutil.copytree(resolved.run_dir / TEMPLATES, out / TEMPLATES)
+    label_map.save(out / LABEL_MAP)
+    config = dict(resolved.run_config)
+    config.update(method="lora-merged", merged_from=str(resolved.run_dir), base_model_path=str(out / RUN_MODEL_DIR))
+    write_json(out / RUN_CONFIG, config)
+    return out

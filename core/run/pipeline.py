@@ -1,0 +1,182 @@
+"""A run end to end: data -> template -> model -> train -> predict -> run folder.
+
+Each step is a function of :mod:`ptrun.run.setup` or of the backend; nothing here depends on
+the task or on the model kind.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from ptrun import registry
+from ptrun.errors import PtrunError
+from ptrun.log import echo, is_main_process
+from ptrun.run import folder, setup
+from ptrun.run.setup import EVAL_SPLITS
+
+
+def library_versions() -> dict:
+    import importlib.metadata as md
+
+    versions = {"python": platform.python_version()}
+    for dist in ("ptrun", "torch", "transformers", "accelerate", "jinja2", "pluggy", "seqeval"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return versions
+
+
+def set_seed(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _warn_broken() -> set[str]:
+    broken = set()
+    for info in registry.load_errors():
+        broken.add(info.name)
+        echo(f"warning: plugin '{info.name}' is broken and was skipped: {info.error} (see `ptrun plugins`)")
+    return broken
+
+
+def _output_dir(task, cfg, resolved) -> tuple[Path, dict | None]:
+    out = Path(cfg.output_dir) if cfg.output_dir else folder.default_output_dir(task.name)
+    if resolved.run_dir is not None and out.resolve() == resolved.run_dir.resolve():
+        raise PtrunError("--output-dir must differ from the run folder given as --model.")
+    if cfg.resume:
+        if not cfg.output_dir:
+            raise PtrunError("--resume needs the --output-dir of the run to continue.")
+        return out, folder.resumable(out, asdict(cfg))
+    return folder.prepare(out, cfg.overwrite), None
+
+
+def run(cfg) -> Path:
+    """Run ``cfg`` (a :class:`ptrun.config.RunConfig`) and return the run folder."""
+    from ptrun.backends import backend_class
+    from ptrun.backends.device import pick_device
+    from ptrun.backends.loading import load_for_run
+    from ptrun.predictor import Predictor
+    from ptrun.prompts.render import Renderer, select_demos
+
+    task = registry.get_task(cfg.task)
+    broken = _warn_broken()
+    setup.apply_defaults(task, cfg)
+    resolved = setup.resolve_model(task, cfg)
+    setup.check_method(task, cfg, resolved)
+    Backend = backend_class(resolved.kind)
+    if cfg.shots and not Backend.takes_demonstrations:
+        raise PtrunError(f"--shots (demonstrations in the prompt) is for causal language models, not {resolved.kind} models.")
+    prompt = setup.resolve_prompt(task, cfg, resolved)
+
+    split_paths = setup.resolve_splits(task, cfg)
+    examples = setup.read_splits(task, cfg, split_paths)
+    if not cfg.eval_only and "train" not in examples:
+        raise PtrunError("No training data: pass --train (or --data with a train file), or --eval-only to evaluate as is.")
+    predict_examples = task.read(cfg.predict, cfg.format, labeled=False) if cfg.predict else None
+    if predict_examples is not None and cfg.limit_eval is not None:
+        predict_examples = predict_examples[: cfg.limit_eval]
+    label_map = setup.build_label_map(task, prompt, examples, resolved.run_dir)
+    setup.check_labels(task, examples, label_map, from_run=resolved.run_dir is not None)
+    demos = select_demos(task, examples.get("train", []), cfg.shots, cfg.seed, cfg.balanced_shots)
+    if cfg.eval_only:
+        examples.pop("train", None)
+    renderer = Renderer(task, prompt, label_map, demos)
+    backend = Backend(task, cfg, renderer, echo)
+    # Training prompts stay zero-shot; demonstrations go into the prompts the model answers.
+    rendered = {split: renderer.render_all(items, demos=split != "train") for split, items in examples.items()}
+
+    target_device = pick_device(cfg.device, bf16=cfg.bf16, fp16=cfg.fp16)
+    out, previous = _output_dir(task, cfg, resolved)
+    config = {
+        "ptrun_version": library_versions().get("ptrun", "unknown"),
+        "status": "running",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "task": task.name,
+        "task_plugin": task.plugin,
+        "model": resolved.name,
+        "model_path": str(resolved.path),
+        "model_kind": resolved.kind,
+        "method": cfg.method if not cfg.eval_only else None,
+        "inference": None,
+        "demonstrations": [ex.id for ex in demos],
+        "base_model_path": (resolved.run_config or {}).get("base_model_path") or str(resolved.path),
+        "template": None,
+        "template_source": prompt.name if prompt else None,
+        "template_sha256": prompt.sha256 if prompt else None,
+        "data": {split: str(p) for split, p in split_paths.items()},
+        "predict_file": cfg.predict,
+        "examples": {split: len(items) for split, items in examples.items()},
+        "label_map": label_map.to_dict(),
+        "config": asdict(cfg),
+        "versions": library_versions(),
+        "command": sys.argv,
+    }
+    if prompt is not None:
+        config["template"] = prompt.save_bundle(out / folder.TEMPLATES)
+    if previous is not None:
+        config["started"] = previous.get("started", config["started"])
+        config["resumed"] = previous.get("resumed", []) + [time.strftime("%Y-%m-%dT%H:%M:%S%z")]
+    folder.write_json(out / folder.RUN_CONFIG, config)
+
+    set_seed(cfg.seed)
+    model, tokenizer = load_for_run(backend, resolved, label_map)
+    results: dict = {}
+    if not cfg.eval_only:
+        model, results["train"] = _train(task, cfg, backend, model, tokenizer, examples["train"], rendered["train"], label_map, prompt, out)
+    else:
+        model.to(target_device)
+
+    predictor = Predictor(task, backend, renderer, label_map, model, tokenizer, cfg, resolved)
+    for split in EVAL_SPLITS:
+        if split in examples:
+            results[split], records = predictor.evaluate(examples[split], rendered[split])
+            folder.write_jsonl(out / folder.PREDICTIONS / f"{split}.jsonl", records)
+    if predict_examples is not None:
+        _preds, records = predictor.predict_examples(predict_examples)
+        folder.write_jsonl(out / folder.PREDICTIONS / "predict.jsonl", records)
+    config.update(backend.run_notes())
+
+    if not cfg.eval_only and is_main_process():
+        model.save_pretrained(out / folder.RUN_MODEL_DIR)
+        tokenizer.save_pretrained(out / folder.RUN_MODEL_DIR)
+    label_map.save(out / folder.LABEL_MAP)
+    folder.write_json(out / folder.METRICS, results)
+    config.update(status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    folder.write_json(out / folder.RUN_CONFIG, config)
+
+    for info in registry.load_errors():
+        if info.name not in broken:  # a hook that raised during this run (a metric, say)
+            echo(f"warning: plugin '{info.name}' failed during the run and its results are missing: {info.error}")
+
+    from ptrun.run.report import summary_table, write_report
+
+    write_report(out, task, config, results)
+    echo("")
+    echo(summary_table(task, results))
+    echo(f"\nRun folder: {out}")
+    return out
+
+
+def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, prompt, out):
+    """Wrap the model for the method and train it; return ``(model, training figures)``."""
+    from ptrun.training import methods
+    from ptrun.training.trainer import train
+
+    steps = int(-(-len(examples) // cfg.batch_size) * cfg.epochs)  # AdaLoRA's schedule
+    model = methods.apply(model, backend, cfg, echo, prompt=prompt, n_steps=steps)
+    features = backend.training_features(examples, rendered, tokenizer, label_map)
+    echo(f"Training {task.name} on {len(features)} examples for {cfg.epochs:g} epoch(s)...")
+    result = train(model, tokenizer, features, backend.collator(tokenizer), cfg, out / folder.CHECKPOINTS,
+                   next_token_loss=backend.next_token_loss)
+    folder.remove_if_empty(out / folder.CHECKPOINTS)
+    return model, result

@@ -1,0 +1,1 @@
+"""Tasks: the Task base class, the text-classification family, and label maps."""

@@ -1,0 +1,1 @@
+"""Training: the Trainer subclass and its sampler, and the peft methods."""
