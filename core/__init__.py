@@ -12,6 +12,7 @@ from ptrun.errors import DataError, PtrunError, TemplateError
 from ptrun.hookspecs import hookimpl
 from ptrun.log import echo, warn
 from ptrun.models import ModelSpec, package_dir
+from ptrun.models import resolve as resolve_model
 from ptrun.tasks.base import Task
 from ptrun.tasks.classification import TextClassificationTask, classification_metrics
 from ptrun.tasks.labels import LabelMap
@@ -44,6 +45,7 @@ __all__ = [
     "package_dir",
     "read_records",
     "require_field",
+    "resolve_model",
     "warn",
     "__version__",
 ]

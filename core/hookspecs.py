@@ -14,7 +14,8 @@ registered in a fixed order (ptrun's default reader plugin, ptrun's own entry po
 distributions sorted by distribution and entry-point name); ``@hookimpl(tryfirst=True)`` makes
 a plugin count as registered last, ``trylast=True`` as first. So for hooks that name things
 (tasks, readers, model aliases, template ``task/name``, context variables, metric names) a
-later plugin's entry replaces an earlier one's (``ptrun plugins`` lists what each replaced), and
+later plugin's entry replaces an earlier one's (``ptrun plugins`` lists the tasks, readers and
+model aliases each plugin replaced; ``ptrun templates`` the templates that shadow others), and
 for ``ptrun_label_map`` the latest plugin that answers (not None) is used. Each plugin's hook is
 called on its own: one that raises is reported by name (``ptrun plugins``) and skipped. Hook
 wrappers are not supported.
@@ -108,7 +109,7 @@ def ptrun_readers():
 
 @hookspec
 def ptrun_models():
-    """Return model aliases: a dict ``{"minilm": ptrun.ModelSpec(...), ...}`` (later wins).
+    """Return model aliases: a dict ``{"my-model": ptrun.ModelSpec(...), ...}`` (later wins).
 
     An alias resolves to a local directory (or a ``.gguf`` file) at run time, so a package
     carrying weights can make them available under a short name without any network access.

@@ -40,7 +40,7 @@ class PluginInfo:
     version: str | None = None
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
-    #: What this plugin replaced of earlier plugins ("task 'sentiment' of plugin 'sentiment'").
+    #: What this plugin replaced of earlier plugins ("task 'x' of plugin 'y'").
     overrides: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -184,7 +184,7 @@ def _record_failure(plugin_name: str, hook_name: str, exc: BaseException) -> Non
         info.error = f"hook {hook_name} failed: {_summarise(exc)}"
 
 
-def call_each(hook_name: str, **kwargs):
+def call_each(hook_name: str, *, earliest_first: bool = False, **kwargs):
     """Call ``hook_name`` on each plugin on its own, yielding ``(plugin_name, result)`` for the
     results that are not None, in pluggy's call order: the plugin registered last first.
 
@@ -193,7 +193,8 @@ def call_each(hook_name: str, **kwargs):
     """
     load_plugins()
     hook_caller = getattr(pm.hook, hook_name)
-    for impl in reversed(hook_caller.get_hookimpls()):
+    impls = hook_caller.get_hookimpls()  # pluggy's order: the latest-registered plugin last
+    for impl in (impls if earliest_first else reversed(impls)):
         try:
             result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
         except PtrunError:
@@ -205,6 +206,19 @@ def call_each(hook_name: str, **kwargs):
             yield impl.plugin_name, result
 
 
+def in_registration_order(hook_name: str, expect: type | tuple = object, **kwargs):
+    """``(plugin_name, result)`` like :func:`call_each`, but calling the earliest-registered
+    plugin first, so that a caller updating a dict with each result (or a hook that sets names on
+    a shared object, like a Jinja environment or the click group) lets the later plugin win. A result that is not an
+    ``expect`` is recorded as the plugin's failure and skipped."""
+    for plugin, result in call_each(hook_name, earliest_first=True, **kwargs):
+        if not isinstance(result, expect):
+            wanted = expect.__name__ if isinstance(expect, type) else " or ".join(t.__name__ for t in expect)
+            _record_failure(plugin, hook_name, TypeError(f"returned a {type(result).__name__}, not a {wanted}"))
+            continue
+        yield plugin, result
+
+
 def first_result(hook_name: str, **kwargs):
     """The answer of the latest-registered plugin that answers (not None), or None."""
     for _plugin, result in call_each(hook_name, **kwargs):
@@ -212,7 +226,7 @@ def first_result(hook_name: str, **kwargs):
     return None
 
 
-#: How PluginInfo.overrides names what a hook provides ("task 'ner' of plugin 'ner'").
+#: How PluginInfo.overrides names what a hook provides ("task 'x' of plugin 'y'").
 _NOUNS = {"ptrun_tasks": "task", "ptrun_readers": "reader", "ptrun_models": "model"}
 
 

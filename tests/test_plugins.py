@@ -546,11 +546,6 @@ def test_hook_ptrun_jinja_env_adds_filter(register, tmp_path):
     assert isinstance(prompt.env, ImmutableSandboxedEnvironment)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/prompts/templates.py:134 runs the ptrun_jinja_env hooks latest-registered first, "
-    "so an earlier plugin's filter of the same name is set last and wins",
-)
 def test_hook_ptrun_jinja_env_later_plugin_wins_on_a_shared_filter(register, tmp_path):
     def filter_plugin(word):
         class FilterPlugin:
@@ -1076,6 +1071,20 @@ def test_registration_order_is_fixed_whatever_the_path(tmp_path, site_order):
     assert (rows["sentiment"]["plugin"], rows["sentiment"]["description"]) == ("aaa-sentiment", "a third-party sentiment")
 
 
+def test_plugins_command_shows_what_every_naming_hook_replaced_or_failed_on(tmp_path):
+    source = (
+        "import ptrun\n\n"
+        "@ptrun.hookimpl\ndef ptrun_readers():\n    return {'tsv': lambda path: []}\n\n"
+        "@ptrun.hookimpl\ndef ptrun_models():\n    raise RuntimeError('no models today')\n"
+    )
+    site = make_dist(tmp_path / "site", "otherplug", "otherplug_mod", source, "other")
+    proc = run_ptrun("plugins", env={"PYTHONPATH": str(site), **load_plugins_env("other")}, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = plugin_blocks(proc.stdout)["other"]
+    assert f"replaces reader 'tsv' of plugin '{DEFAULT_PLUGIN}'" in lines
+    assert any(l.startswith("ERROR: hook ptrun_models failed: RuntimeError: no models today") for l in lines)
+
+
 def test_commands_hook_through_main(tmp_path):
     source = (
         "import click\nimport ptrun\n\n"
@@ -1091,11 +1100,6 @@ def test_commands_hook_through_main(tmp_path):
     assert proc.stdout == "hello from an installed plugin\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/cli/__init__.py:82 runs the ptrun_commands hooks latest-registered first, so an "
-    "earlier plugin's add_command of the same name comes last and wins",
-)
 def test_commands_hook_later_plugin_wins_on_a_shared_name(tmp_path):
     source = (
         "import click\nimport ptrun\n\n"

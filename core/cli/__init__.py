@@ -1,4 +1,4 @@
-"""The ``ptrun`` command line. Task commands (``ptrun ner``, ...) come from the task registry."""
+"""The ``ptrun`` command line. Task commands (``ptrun <task>``) come from the task registry."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def cli():
     ptrun templates [TASK]        list prompt templates
     ptrun render TASK             show rendered examples for a template
     ptrun check [PATH...]         lint templates
-    ptrun TASK [OPTIONS]          fine-tune, evaluate and predict (e.g. ptrun ner)
+    ptrun TASK [OPTIONS]          fine-tune, evaluate and predict (one command per task)
     """
 
 
@@ -79,7 +79,7 @@ _register_commands()
 
 def main(argv=None):
     # Plugins add their commands once; a plugin whose hook raises is reported, not fatal.
-    list(registry.call_each("ptrun_commands", cli=cli))
+    list(registry.in_registration_order("ptrun_commands", cli=cli))  # the later plugin's command wins
     return cli.main(args=argv, prog_name="ptrun")
 
 

@@ -46,7 +46,8 @@ def tasks(as_json):
 def plugins_command(as_json):
     """List plugins: version, hooks and load errors."""
     registry.load_plugins()
-    registry.tasks()  # hook failures while providing tasks are recorded as plugin errors
+    # Calling the hooks records their failures and what each plugin replaces.
+    registry.tasks(), registry.readers(), registry.models(), registry.plugin_template_dirs()
     infos = [info.as_dict() for info in registry.PLUGINS.values()]
     if as_json:
         _echo_json(infos)

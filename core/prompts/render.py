@@ -65,8 +65,8 @@ class Renderer:
         from ptrun import registry
 
         ctx = self.task.context(example, self.label_map)
-        for _plugin, extra in reversed(list(registry.call_each("ptrun_render_context", task=self.task, example=example))):
-            ctx.update(extra)  # earliest first, so the plugin registered later wins
+        for _plugin, extra in registry.in_registration_order("ptrun_render_context", dict, task=self.task, example=example):
+            ctx.update(extra)  # the plugin registered later wins
         if self.label_map is not None:
             ctx.setdefault("labels", list(self.label_map.labels))
             ctx.setdefault("label_words", [self.label_map.word(l) for l in self.label_map.labels])

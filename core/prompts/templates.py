@@ -131,7 +131,7 @@ def make_environment(dirs) -> ImmutableSandboxedEnvironment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    list(registry.call_each("ptrun_jinja_env", env=env))
+    list(registry.in_registration_order("ptrun_jinja_env", env=env))  # the later plugin's filters win
     return env
 
 
@@ -291,7 +291,7 @@ class Prompt:
 
 
 def load_prompt(ref: str, extra_dirs=()) -> Prompt:
-    """Load a template by name (``sentiment/cloze``) or by path (``./my.j2``)."""
+    """Load a template by name (``task/name``) or by path (``./my.j2``)."""
     dirs = [d for _, d in search_path(extra_dirs)]
     path = Path(ref)
     as_file = path.suffix == SUFFIX and path.is_file()

@@ -8,9 +8,9 @@ def compute(task, predictions: list, references: list, label_map) -> dict:
     from ptrun import registry
 
     merged: dict = dict(task.metrics(predictions, references, label_map) or {})
-    for _plugin, values in reversed(list(registry.call_each(
-        "ptrun_metrics", task=task, predictions=predictions, references=references, label_map=label_map
-    ))):
+    for _plugin, values in registry.in_registration_order(
+        "ptrun_metrics", dict, task=task, predictions=predictions, references=references, label_map=label_map
+    ):
         merged.update(values)
     return merged
 

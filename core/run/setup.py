@@ -131,6 +131,11 @@ def build_label_map(task, prompt, examples: dict, run_dir: Path | None = None) -
         source = [ex for split in EVAL_SPLITS for ex in examples.get(split, [])]
     labels = sorted({label for ex in source for label in task.labels_of(ex)})
     override = registry.first_result("ptrun_label_map", task=task, labels=labels, prompt=prompt)
+    if override is not None and not isinstance(override, LabelMap):
+        raise PtrunError(
+            f"A plugin's ptrun_label_map returned a {type(override).__name__} for task '{task.name}', not a LabelMap.",
+            hint="Fix or uninstall that plugin (`ptrun plugins` lists them).",
+        )
     return override if override is not None else task.label_map(labels, prompt)
 
 

@@ -49,7 +49,7 @@ class Task:
     labels: list[str] | None = None
     #: Metric that decides "better" in summaries (a key of the metrics dict).
     main_metric: str = "accuracy"
-    #: peft task type of the encoder head (``SEQ_CLS``, ``TOKEN_CLS``, ...); None: no peft methods.
+    #: peft task type of the encoder head (a ``peft.TaskType`` name); None: no peft methods.
     peft_task_type: str | None = None
     #: The transformers auto class of the encoder head (``AutoModelForSequenceClassification``).
     encoder_head: str | None = None

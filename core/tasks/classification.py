@@ -1,7 +1,6 @@
 """Text classification: a base class for classification task plugins, one or several text fields.
 
-The built-in sentiment task and third-party tasks such as intent detection or natural-language
-inference (premise + hypothesis) subclass :class:`TextClassificationTask`. They are scored with
+Classification task plugins (one text, or several fields such as premise + hypothesis) subclass :class:`TextClassificationTask`. They are scored with
 accuracy, macro-F1 and per-class precision/recall/F1; plugins may add metrics of their own.
 """
 

@@ -26,7 +26,7 @@ class ShuffledLengthBatches:
     (seed, epoch), so a resumed run skips exactly the batches it had trained on. Megabatches are
     small (4 batches): sorting 64 random examples still saves a third of the padding, while each
     batch stays a varied sample; sorting 800 (transformers' 50) saves a little more padding but
-    made batches so alike that CoNLL F1 fell about a point (bench/RESULTS.md).
+    made batches so alike that tagging F1 fell (measured in bench/RESULTS.md).
     """
 
     def __init__(self, lengths: list[int], batch_size: int, megabatch: int = 4, seed: int = 0):

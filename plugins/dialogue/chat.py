@@ -21,9 +21,7 @@ class ChatSession:
 
     def __init__(self, model_ref: str, system: str | None = None, max_new_tokens: int = 128,
                  chat: bool | None = None, template: str | None = None, echo=None):
-        from ptrun import models
-
-        resolved = models.resolve(model_ref)
+        resolved = ptrun.resolve_model(model_ref)
         if resolved.kind != "causal-lm":
             raise PtrunError(
                 f"ptrun chat needs a causal language model; --model {model_ref} is an {resolved.kind} "

@@ -105,6 +105,10 @@ class QaTask(Task):
         return demo_dir("qa")
 
     # -- data ---------------------------------------------------------------------------
+    def read(self, path, fmt=None, labeled=True):
+        # `--format json` on a QA file means the QA reading of JSON: SQuAD nesting or a flat list.
+        return super().read(path, "qa-json" if fmt == "json" else fmt, labeled)
+
     def from_record(self, record: Record, labeled: bool = True) -> Example:
         f = record.fields
         qid = example_id(record)
