@@ -14,7 +14,7 @@ from conftest import write
 
 REPO = Path(__file__).resolve().parents[1]
 SENTIMENT_TEST = REPO / "plugins" / "demo" / "sentiment" / "test.tsv"
-OLD_RUN = Path(__file__).parent / "fixtures" / "runs" / "sentiment-lora-78ed6e8"
+OLD_RUN = Path(__file__).parent / "fixtures" / "run-78ed6e8-sentiment-lora"
 
 
 def _rows(path: Path) -> list[dict]:
