@@ -75,7 +75,7 @@ def load(model: str, task: str | None = None, *, template: str | None = None, de
     default template (or ``template``). ``options`` are those of ``ptrun TASK`` that apply
     (``shots``, ``calibrate``, ``inference``, ``batch_size``, ``max_length``, ``chat``, ``train``...).
     """
-    from ptrun import models, registry
+    from ptrun import models
     from ptrun.config import RunConfig
 
     known = {f.name for f in dataclass_fields(RunConfig)}

@@ -245,8 +245,8 @@ class CausalLMBackend(Backend):
         rendered with that label (so "It was great." scores the whole verbalized answer)."""
         texts = []
         for label in label_map.labels:
-            r = self.renderer.render(self.task.relabel(example, label), 0)
-            text = r.target if r.target is not None else label_map.word(label)
+            target = self.renderer.render_target(self.task.relabel(example, label))
+            text = target if target is not None else label_map.word(label)
             text = text.strip() if self.layout.chat else text
             if not text.strip():
                 raise PtrunError(f"The answer choice of label '{label}' renders empty; scoring needs text for every label.")

@@ -17,9 +17,14 @@ DEFAULT_MAX_LENGTH = 128
 class EncoderBackend(Backend):
     kind = "encoder"
 
+    def __init__(self, task, cfg, renderer, echo=lambda message: None):
+        super().__init__(task, cfg, renderer, echo)
+        if cfg.max_length is None:
+            cfg.max_length = DEFAULT_MAX_LENGTH  # recorded in config.json as the length used
+
     @property
     def max_length(self) -> int:
-        return self.cfg.max_length or DEFAULT_MAX_LENGTH
+        return self.cfg.max_length
 
     def load(self, model_path, label_map, *, trained):
         return loading.load_encoder(model_path, self.task, label_map, trained=trained)

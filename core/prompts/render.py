@@ -94,6 +94,16 @@ class Renderer:
         k = len(demos) if k is None else min(k, len(demos))
         return self._render(self.context(example), example, demos[:k], example.labeled if target is None else target)
 
+    def render_target(self, example) -> str | None:
+        """The target block alone for ``example`` (no demonstrations): an answer choice's text."""
+        if self.prompt is None:
+            return None
+        try:
+            return self.prompt.render({**self.context(example), "demos": []}, only_target=True).target
+        except TemplateError as exc:
+            where = f" (while rendering example {example.id} from {example.path}:{example.line})" if example.path else ""
+            raise TemplateError(exc.message + where, path=exc.path, line=exc.line, hint=exc.hint) from None
+
     def render_all(self, examples, *, demos: bool = True) -> list:
         """Every example rendered once; ``demos=False`` for training prompts (kept zero-shot)."""
         return [self.render(ex, None if demos else 0) for ex in examples]

@@ -229,14 +229,18 @@ class Prompt:
             defined |= top_level_names(self.env.parse(source))
         return {name: loc for name, loc in found.items() if name not in defined}
 
-    def render(self, variables: dict, target: bool = True) -> Rendered:
-        """Render the prompt (and, when ``target`` is true and the template has one, the target)."""
+    def render(self, variables: dict, target: bool = True, *, only_target: bool = False) -> Rendered:
+        """Render the prompt (and, when ``target`` is true and the template has one, the target).
+        ``only_target`` renders the target block alone (``input`` is then empty): what scoring
+        each answer choice needs."""
         try:
             ctx = self.template.new_context(dict(variables))
             # A full render first, so that imports and the parents' blocks are in the context.
             full = "".join(self.template.root_render_func(ctx))
             if "prompt" not in ctx.blocks:
-                return Rendered(full, None)
+                return Rendered("" if only_target else full, None)
+            if only_target:
+                return Rendered("", "".join(ctx.blocks["target"][0](ctx)) if "target" in ctx.blocks else None)
             text = "".join(ctx.blocks["prompt"][0](ctx))
             system = "".join(ctx.blocks["system"][0](ctx)).strip() or None if "system" in ctx.blocks else None
             if target and "target" in ctx.blocks:

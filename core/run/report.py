@@ -50,10 +50,10 @@ def write_report(out, task, config: dict, results: dict) -> None:
         "",
         f"- model: `{config['model']}` ({config['model_kind']})",
         f"- template: `{config['template_source']}` (sha256 {str(config['template_sha256'])[:12]})",
-        f"- data: " + ", ".join(f"{k} `{v}` ({config['examples'].get(k, 0)} examples)" for k, v in config["data"].items()),
+        "- data: " + ", ".join(f"{k} `{v}` ({config['examples'].get(k, 0)} examples)" for k, v in config["data"].items()),
         f"- seed {config['config']['seed']}, batch size {config['config']['batch_size']}, "
         f"lr {config['config']['lr']}, epochs {config['config']['epochs']}, max length {config['config']['max_length']}",
-        f"- versions: " + ", ".join(f"{k} {v}" for k, v in config["versions"].items()),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in config["versions"].items()),
         "",
         "## Results",
         "",

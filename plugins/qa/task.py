@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from ptrun import DataError, Example, LabelMap, Record, Task, TemplateError, example_id
+from ptrun import DataError, Example, LabelMap, PtrunError, Record, Task, TemplateError, example_id
 from ptrun.plugins import demo_dir
 from ptrun.plugins.qa.metrics import squad_scores
 from ptrun.plugins.qa.spans import MODEL_INPUTS, SpanCollator, best_answer, clip, span_positions
