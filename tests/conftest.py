@@ -164,3 +164,46 @@ def tiny_llama(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(out)
     return out
+
+
+def read_metrics(run_dir: Path) -> dict:
+    """A run folder's metrics.json: ``{"train": ..., "validation": ..., "test": ...}``."""
+    import json
+
+    return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+
+
+def read_rows(run_dir: Path, split: str = "test") -> list[dict]:
+    """A run folder's prediction records of ``split`` (predictions/SPLIT.jsonl), in file order."""
+    import json
+
+    text = (Path(run_dir) / "predictions" / f"{split}.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture
+def register_plugin():
+    """Register in-test plugins for one test: ``register_plugin(obj, name)`` returns the
+    :class:`ptrun.registry.PluginInfo`. Afterwards (in a finally) every plugin it registered is
+    unregistered, the errors and override notes it caused on other plugins are undone, and the
+    registry's caches are cleared."""
+    from ptrun import registry
+
+    registry.load_plugins()
+    saved = {name: (info.error, list(info.overrides)) for name, info in registry.PLUGINS.items()}
+    added: list[str] = []
+
+    def _register(obj, name: str):
+        added.append(name)
+        return registry.register(obj, name)
+
+    try:
+        yield _register
+    finally:
+        for name in reversed(added):
+            registry.unregister(name)
+        for name, (error, overrides) in saved.items():
+            if name in registry.PLUGINS:
+                registry.PLUGINS[name].error = error
+                registry.PLUGINS[name].overrides = overrides
+        registry.clear()

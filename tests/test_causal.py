@@ -6,19 +6,11 @@ import json
 
 import pytest
 
-from conftest import run_ptrun
+from conftest import read_metrics, read_rows, run_ptrun
 
 
 def _lm(tiny_llama, out, *extra):
     return ["--model", tiny_llama, "--batch-size", "4", "--output-dir", out, *extra]
-
-
-def _metrics(out):
-    return json.loads((out / "metrics.json").read_text())
-
-
-def _rows(out, split="test"):
-    return [json.loads(l) for l in (out / "predictions" / f"{split}.jsonl").read_text().splitlines()]
 
 
 def test_zero_shot_scoring_writes_scores_and_inference(cli, tiny_llama, sentiment_files, tmp_path):
@@ -28,10 +20,10 @@ def test_zero_shot_scoring_writes_scores_and_inference(cli, tiny_llama, sentimen
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["inference"] == "score" and config["template"] == "sentiment/review"
-    test = _metrics(out)["test"]
+    test = read_metrics(out)["test"]
     # The default template is a completion prompt: its header says `chat: false`.
     assert test["inference"] == "score" and test["chat_format"] is False
-    rows = _rows(out)
+    rows = read_rows(out)
     assert set(rows[0]["scores"]) == {"negative", "positive"}
     assert rows[0]["prediction"] == max(rows[0]["scores"], key=rows[0]["scores"].get)
 
@@ -131,8 +123,8 @@ def test_generate_inference_reports_unparseable_answers(cli, tiny_llama, sentime
     result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--inference", "generate",
                  "--max-new-tokens", "3", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    test = _metrics(out)["test"]
-    rows = _rows(out)
+    test = read_metrics(out)["test"]
+    rows = read_rows(out)
     assert test["inference"] == "generate"
     # A random tiny model writes gibberish: each such answer is unparseable and counts as wrong.
     assert test["unparseable"] == sum(r["prediction"] is None for r in rows) > 0
@@ -150,13 +142,13 @@ def test_few_shot_draws_balanced_demonstrations_and_drops_what_does_not_fit(cli,
     train = {f"train-{i + 2}": label for i, (label) in enumerate(
         l.split("\t")[1] for l in sentiment_files["train"].read_text().splitlines()[1:])}
     assert sorted(train[i] for i in config["demonstrations"]) == ["negative"] * 2 + ["positive"] * 2
-    assert _metrics(out)["test"]["examples_with_fewer_shots"] == 0
+    assert read_metrics(out)["test"]["examples_with_fewer_shots"] == 0
     # A context too small for four demonstrations: they are dropped, and the run says so.
     small = tmp_path / "small"
     result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"], "--eval-only",
                  "--shots", "4", "--max-length", "30", *_lm(tiny_llama, small))
     assert result.exit_code == 0, result.output
-    assert _metrics(small)["test"]["examples_with_fewer_shots"] == 6
+    assert read_metrics(small)["test"]["examples_with_fewer_shots"] == 6
 
 
 def test_shots_need_a_template_with_a_demonstration_layout(cli, tiny_llama, sentiment_files, tmp_path):
@@ -176,7 +168,7 @@ def test_calibration_reports_content_free_probabilities(cli, tiny_llama, sentime
     out = tmp_path / "run"
     result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--calibrate", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    test = _metrics(out)["test"]
+    test = read_metrics(out)["test"]
     assert test["calibrated"] is True
     probs = test["content_free_probabilities"]
     assert set(probs) == {"negative", "positive"} and abs(sum(probs.values()) - 1) < 1e-3
@@ -191,7 +183,7 @@ def test_prompt_longer_than_the_context_is_refused_or_truncated(cli, tiny_llama,
     result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--max-length", "44",
                  "--template", "sentiment/instruct", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    assert _metrics(out)["test"]["truncated_prompts"] == 6
+    assert read_metrics(out)["test"]["truncated_prompts"] == 6
 
 
 def test_prompt_fine_tuning_learns_and_reloads_in_a_new_process(cli, tiny_llama, sentiment_files, tmp_path):
@@ -199,13 +191,13 @@ def test_prompt_fine_tuning_learns_and_reloads_in_a_new_process(cli, tiny_llama,
     result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
                  "--epochs", "10", "--lr", "1e-2", "--template", "sentiment/review", "--no-chat", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    metrics = _metrics(out)
+    metrics = read_metrics(out)
     assert metrics["test"]["inference"] == "score"  # trained, then evaluated by ranking the choices
     assert metrics["test"]["accuracy"] == 1.0
     again = tmp_path / "again"
     proc = run_ptrun("sentiment", "--model", out, "--test", sentiment_files["test"], "--eval-only", "--output-dir", again)
     assert proc.returncode == 0, proc.stderr
-    assert _rows(again) == _rows(out)
+    assert read_rows(again) == read_rows(out)
 
 
 def test_lora_on_a_causal_lm_saves_only_the_adapter(cli, tiny_llama, sentiment_files, tmp_path):
@@ -218,19 +210,19 @@ def test_lora_on_a_causal_lm_saves_only_the_adapter(cli, tiny_llama, sentiment_f
     again = tmp_path / "again"
     result = cli("sentiment", "--model", out, "--test", sentiment_files["test"], "--eval-only", "--output-dir", again)
     assert result.exit_code == 0, result.output
-    assert _rows(again) == _rows(out)
+    assert read_rows(again) == read_rows(out)
 
 
 def test_chat_option_overrides_the_template_layout(cli, tiny_llama, sentiment_files, tmp_path):
     out = tmp_path / "run"
     result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--chat", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    assert _metrics(out)["test"]["chat_format"] is True
+    assert read_metrics(out)["test"]["chat_format"] is True
     out = tmp_path / "instruct"  # no `chat:` in its header: the chat model's own format
     result = cli("sentiment", "--test", sentiment_files["test"], "--eval-only", "--template", "sentiment/instruct",
                  *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    assert _metrics(out)["test"]["chat_format"] is True
+    assert read_metrics(out)["test"]["chat_format"] is True
 
 
 def test_missing_smollm2_package_names_the_install_command(cli, monkeypatch, sentiment_files):
@@ -254,7 +246,7 @@ def test_peft_methods_on_a_causal_lm_train_score_and_reload(cli, tiny_llama, sen
     again = tmp_path / "again"
     result = cli("sentiment", "--model", out, "--test", sentiment_files["test"], "--eval-only", "--output-dir", again)
     assert result.exit_code == 0, result.output
-    assert _rows(again) == _rows(out)
+    assert read_rows(again) == read_rows(out)
 
 
 def test_scoring_without_a_cache_agrees_with_the_cached_path(llama):
@@ -278,12 +270,12 @@ def test_real_smollm2_zero_shot_and_few_shot_on_the_demo(tmp_path):
     proc = run_ptrun("sentiment", "--model", "smollm2", "--eval-only", "--limit-eval", "20", "--template",
                      "sentiment/cloze", "--no-chat", "--output-dir", out)
     assert proc.returncode == 0, proc.stderr
-    assert _metrics(out)["test"]["accuracy"] >= 0.8  # chance is 0.5
+    assert read_metrics(out)["test"]["accuracy"] >= 0.8  # chance is 0.5
     out = tmp_path / "few"
     proc = run_ptrun("sentiment", "--model", "smollm2", "--eval-only", "--limit-eval", "20", "--shots", "2",
                      "--calibrate", "--output-dir", out)
     assert proc.returncode == 0, proc.stderr
-    test = _metrics(out)["test"]
+    test = read_metrics(out)["test"]
     assert test["shots"] == 2 and test["calibrated"] is True and test["accuracy"] >= 0.7
 
 
@@ -350,7 +342,7 @@ def test_gradient_checkpointing_trains_the_same_model(cli, tiny_llama, sentiment
         result = cli("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],
                      "--epochs", "1", "--method", "lora", *flag, *_lm(tiny_llama, out))
         assert result.exit_code == 0, result.output
-        losses[bool(flag)] = _metrics(out)["train"]["train_loss"]
+        losses[bool(flag)] = read_metrics(out)["train"]["train_loss"]
         assert json.loads((out / "config.json").read_text())["config"]["gradient_checkpointing"] is bool(flag)
     assert len(enabled) == 1  # only the flagged run, through the Trainer
     assert losses[True] == pytest.approx(losses[False], rel=1e-4)

@@ -125,73 +125,67 @@ def test_bad_dialogue_through_the_cli_is_one_clean_error(cli, tiny_llama, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def backend(tiny_llama):
-    from ptrun.backends.causal_lm import CausalLMBackend
-    from ptrun.prompts.templates import load_prompt
-    from ptrun.config import RunConfig
+def predictor(tiny_llama):
+    """``predictor(chat)``: the tiny Llama loaded for the dialogue task through :func:`ptrun.load`
+    with the dialogue/chat template, in the chat layout (True) or as plain text (False)."""
+    import ptrun
+
+    loaded = {}
 
     def make(chat):
-        from ptrun import LabelMap
-        from ptrun.prompts.render import Renderer
-
-        prompt = load_prompt("dialogue/chat")
-        b = CausalLMBackend(TASK, RunConfig(task="dialogue", chat=chat), Renderer(TASK, prompt, LabelMap([], kind="text")))
-        _, tok = b.load(tiny_llama, None, trained=False)
-        return b, tok, prompt
+        if chat not in loaded:
+            loaded[chat] = ptrun.load(str(tiny_llama), "dialogue", template="dialogue/chat", chat=chat, device="cpu")
+        return loaded[chat]
 
     return make
 
 
-def _encode(backend, chat, example):
+def _encode(p, example):
+    """The training feature of ``example`` as text: (the tokens the loss covers, all its tokens)."""
     from ptrun.backends.layout import IGNORE
-    from ptrun import LabelMap
-    from ptrun.prompts.render import render_all
 
-    b, tok, prompt = backend(chat)
-    label_map = LabelMap([], kind="text")
-    rendered = render_all(TASK, prompt, [example], label_map)
-    feature = b.training_features([example], rendered, tok, label_map)[0]
-    trained = tok.decode([t for t, l in zip(feature["input_ids"], feature["labels"]) if l != IGNORE])
-    return trained, tok.decode(feature["input_ids"]), b, tok, rendered[0]
+    feature = p.backend.training_features([example], [p.renderer.render(example)], p.tokenizer, p.label_map)[0]
+    trained = p.tokenizer.decode([t for t, l in zip(feature["input_ids"], feature["labels"]) if l != IGNORE])
+    return trained, p.tokenizer.decode(feature["input_ids"])
 
 
-def test_chat_features_train_every_assistant_turn_and_nothing_else(backend, tmp_path):
+def test_chat_features_train_every_assistant_turn_and_nothing_else(predictor, tmp_path):
     path = _jsonl(tmp_path / "d.jsonl", [{"messages": _msgs("Hi there", "Hello friend", "How are you?", "Fine, thanks")}])
     example = TASK.read(path)[0]
-    trained, full, b, tok, rendered = _encode(backend, True, example)
+    p = predictor(True)
+    trained, full = _encode(p, example)
     assert trained == "Hello friend<|im_end|>\nFine, thanks<|im_end|>\n"
     assert "You are a helpful assistant. Reply briefly." in full  # the template's system block
     # Predicting: the prompt ends with the history and the assistant's generation prompt.
-    pass
-
-    fitted = b.fit(tok, example, rendered.without_target(), reserve=8)
+    fitted = p.backend.fit(p.tokenizer, example, p.renderer.render(example, target=False), reserve=8)
     assert [m["role"] for m in fitted.messages] == ["system", "user", "assistant", "user"]
-    prompt_text = fitted.text
-    assert prompt_text.endswith("How are you?<|im_end|>\n<|im_start|>assistant\n")
+    assert fitted.text.endswith("How are you?<|im_end|>\n<|im_start|>assistant\n")
+    assert fitted.ids == p.tokenizer(fitted.text, add_special_tokens=False)["input_ids"]
 
 
-def test_plain_text_features_train_the_final_response(backend, tmp_path):
+def test_plain_text_features_train_the_final_response(predictor, tmp_path):
     path = _jsonl(tmp_path / "d.jsonl", [{"messages": _msgs("Hi there", "Hello friend", "How are you?", "Fine, thanks")}])
-    trained, full, *_ = _encode(backend, False, TASK.read(path)[0])
+    trained, full = _encode(predictor(False), TASK.read(path)[0])
     assert trained == " Fine, thanks<|im_end|>"
     assert "User: Hi there\nAssistant: Hello friend\nUser: How are you?\nAssistant: Fine, thanks" in full
 
 
-def test_long_conversation_drops_its_oldest_exchanges_first(backend, tmp_path):
-    pass
-
+def test_long_conversation_drops_its_oldest_exchanges_first(predictor, tmp_path):
     turns = [f"user turn {i} " + "word " * 20 if i % 2 == 0 else f"assistant turn {i} " + "word " * 20 for i in range(8)]
     path = _jsonl(tmp_path / "d.jsonl", [{"messages": _msgs(*turns, "How are you?", "Fine")}])
     example = TASK.read(path)[0]
-    b, tok, prompt = backend(True)
-    rendered = _encode(backend, True, example)[4].without_target()
-    full = b._length(tok, b.messages(example, rendered))
+    p = predictor(True)
+    b, tok = p.backend, p.tokenizer
+    rendered = p.renderer.render(example, target=False)
+    whole = b.fit(tok, example, rendered, reserve=0)
+    assert not whole.truncated and len(whole.messages) == 10  # system + 8 turns + the last user turn
+    full = len(whole.ids)
     limit, b.limit = b.limit, full - 30  # room for all but one exchange (each is about 50 tokens)
     try:
         fitted = b.fit(tok, example, rendered, reserve=0)
     finally:
         b.limit = limit
-    assert fitted.truncated and b._length(tok, fitted.messages) <= full - 30
+    assert fitted.truncated and len(fitted.ids) <= full - 30
     roles = [m["role"] for m in fitted.messages]
     assert roles[:2] == ["system", "user"] and roles[-1] == "user" and len(roles) == 8
     assert fitted.messages[1]["content"].startswith("user turn 2 ")  # exchange 0/1 went, whole
@@ -312,13 +306,61 @@ def test_templates_that_cannot_serve_dialogue_are_refused(cli, tmp_path):
 # --------------------------------------------------------------------------- ptrun chat
 
 
-def test_chat_answers_each_piped_line_in_a_fresh_process(tiny_llama):
-    proc = subprocess.run(
-        [sys.executable, "-m", "ptrun.cli", "chat", "--model", str(tiny_llama), "--max-new-tokens", "4"],
-        input="Hello there\n\nWhat time is it?\n", capture_output=True, text=True, timeout=300,
+def _echo_generate(model, tokenizer, prompts, max_new_tokens, stop_ids):
+    """A stand-in for ptrun.backends.kernels.generate_texts whose answer depends on the message:
+    the last user message's words reversed, on a second line with tabs; blank for "silence"."""
+    answers = []
+    for ids in prompts:
+        text = tokenizer.decode(ids)
+        if "<|im_start|>user\n" in text:
+            message = text.rsplit("<|im_start|>user\n", 1)[1].split("<|im_end|>", 1)[0]
+        else:
+            message = text.rsplit("User: ", 1)[1].split("\n", 1)[0]
+        answers.append(" \n" if message == "silence" else "you said:\n  " + "\t".join(reversed(message.split())) + "  ")
+    return answers
+
+
+def _piped_chat(tiny_llama, messages, patched: bool) -> subprocess.CompletedProcess:
+    """``ptrun chat`` in a fresh process with ``messages`` piped in (an empty line between each),
+    generating with the model, or with :func:`_echo_generate` when ``patched``."""
+    import inspect
+
+    code = "import sys\nfrom ptrun.cli import main\n"
+    if patched:
+        code += inspect.getsource(_echo_generate)
+        code += "from ptrun.backends import kernels\nkernels.generate_texts = _echo_generate\n"
+    code += "main(sys.argv[1:])\n"
+    return subprocess.run(
+        [sys.executable, "-c", code, "chat", "--model", str(tiny_llama), "--max-new-tokens", "4"],
+        input="\n\n".join(messages) + "\n", capture_output=True, text=True, timeout=300,
     )
+
+
+def test_chat_answers_each_piped_line_in_a_fresh_process(tiny_llama, monkeypatch):
+    """Every non-empty stdin line gets exactly one stdout line, in order: what ChatSession.reply
+    answers to that message alone (whitespace joined into one line; an empty answer is an empty
+    line). The random tiny model answers every message alike (often with nothing), so a second
+    pass replaces the generation kernel, in both processes, by one that echoes the message."""
+    from ptrun.backends import kernels
+    from ptrun.plugins.dialogue.chat import ChatSession
+
+    def replies(messages):
+        session = ChatSession(str(tiny_llama), max_new_tokens=4)
+        return [" ".join(session.reply([{"role": "user", "content": m}]).split()) for m in messages]
+
+    messages = ["Hello there", "What time is it?"]
+    proc = _piped_chat(tiny_llama, messages, patched=False)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("\n") == 2  # one response line per non-empty input line
+    assert proc.stdout.splitlines() == replies(messages)
+
+    messages = ["Hello there", "What time is it?", "silence", "Bye now"]
+    proc = _piped_chat(tiny_llama, messages, patched=True)
+    assert proc.returncode == 0, proc.stderr
+    expected = ["you said: there Hello", "you said: it? is time What", "", "you said: now Bye"]
+    assert proc.stdout.splitlines() == expected
+    assert "stdin line 5: the model gave an empty response" in proc.stderr  # "silence", after 2 blank lines
+    monkeypatch.setattr(kernels, "generate_texts", _echo_generate)
+    assert replies(messages) == expected
 
 
 def test_chat_with_a_run_folder_uses_its_template_and_layout(cli_with_commands, trained_run):

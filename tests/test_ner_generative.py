@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import REPO, SHARED, write
+from conftest import REPO, SHARED, read_metrics, read_rows, write
 
 from ptrun import Example, LabelMap, TemplateError
 from ptrun.plugins.ner.conll import tag_label_map
@@ -22,14 +22,6 @@ def _ex(text: str, tags: list[str] | None = None) -> Example:
 
 def parse(sentence: str, generated: str):
     return TASK.parse_generation(_ex(sentence), generated, LABELS)
-
-
-def _metrics(out):
-    return json.loads((out / "metrics.json").read_text())["test"]
-
-
-def _rows(out):
-    return [json.loads(l) for l in (out / "predictions" / "test.jsonl").read_text().splitlines()]
 
 
 # --------------------------------------------------------------------------- parsing
@@ -161,8 +153,8 @@ def test_few_shot_and_fine_tuned_runs_write_seqeval_metrics_and_counts(cli, tiny
     config = json.loads((out / "config.json").read_text())
     assert config["template"] == "ner/generative" and config["inference"] == "generate"
     assert len(config["demonstrations"]) == 2
-    test = _metrics(out)
-    rows = _rows(out)
+    test = read_metrics(out)["test"]
+    rows = read_rows(out)
     assert {"f1", "precision", "recall", "per_type_report"} <= set(test) and test["shots"] == 2
     for key in ("predicted_entities", "invented_entities", "unknown_types", "malformed_lines", "empty_generations"):
         assert test[key] == sum(r[key] for r in rows)
@@ -172,7 +164,7 @@ def test_few_shot_and_fine_tuned_runs_write_seqeval_metrics_and_counts(cli, tiny
     result = cli("ner", "--train", ner_files["train"], "--test", ner_files["test"], "--epochs", "1",
                  "--limit-eval", "3", "--max-new-tokens", "8", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = read_metrics(out)
     assert metrics["train"]["steps"] == 3 and "f1" in metrics["test"] and "empty_generations" in metrics["test"]
     assert (out / "templates" / "ner" / "_entities.j2").is_file()  # the bundle holds the partial
 
@@ -188,15 +180,15 @@ def test_fine_tuning_learns_to_list_the_entities(cli, tiny_llama, ner_files, tmp
     result = cli("ner", "--train", ner_files["train"], *args, "--epochs", "40", "--lr", "3e-2",
                  "--no-group-by-length", *_lm(tiny_llama, out))
     assert result.exit_code == 0, result.output
-    assert _metrics(base)["f1"] == 0.0
-    assert _metrics(out)["f1"] >= 0.8, [r["generated"] for r in _rows(out)]
-    assert _metrics(out)["invented_entities"] == 0
+    assert read_metrics(base)["test"]["f1"] == 0.0
+    assert read_metrics(out)["test"]["f1"] >= 0.8, [r["generated"] for r in read_rows(out)]
+    assert read_metrics(out)["test"]["invented_entities"] == 0
     # The run folder evaluates again with its own template and layout.
     again = tmp_path / "again"
     result = cli("ner", "--model", out, "--test", ner_files["test"], "--limit-eval", "3", "--eval-only",
                  "--max-new-tokens", "16", "--output-dir", again)
     assert result.exit_code == 0, result.output
-    assert _rows(again) == _rows(out)
+    assert read_rows(again) == read_rows(out)
 
 
 @pytest.mark.slow
@@ -210,8 +202,8 @@ def test_real_smollm2_zero_shot_on_conll_sentences(tmp_path):
     proc = run_ptrun("ner", "--model", "smollm2", "--test", conll, "--limit-eval", "4", "--eval-only",
                      "--batch-size", "4", "--output-dir", out)
     assert proc.returncode == 0, proc.stderr
-    test = _metrics(out)
-    rows = _rows(out)
+    test = read_metrics(out)["test"]
+    rows = read_rows(out)
     assert len(rows) == 4 and all(r["generated"] is not None for r in rows)
     assert 0.0 <= test["f1"] <= 1.0
     for key in ("predicted_entities", "invented_entities", "unknown_types", "malformed_lines", "empty_generations"):

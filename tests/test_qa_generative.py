@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_ptrun
-
-
-def _rows(out, split="test"):
-    return [json.loads(l) for l in (out / "predictions" / f"{split}.jsonl").read_text().splitlines()]
+from conftest import read_metrics, read_rows, run_ptrun
 
 
 def test_generation_maps_to_an_answer_string():
@@ -26,9 +22,9 @@ def test_zero_shot_few_shot_and_fine_tuned_generative_qa(cli, tiny_llama, tmp_pa
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["template"] == "qa/generative" and config["inference"] == "generate"
-    test = json.loads((out / "metrics.json").read_text())["test"]
+    test = read_metrics(out)["test"]
     assert {"exact_match", "f1", "unparseable"} <= set(test)
-    rows = _rows(out)
+    rows = read_rows(out)
     assert rows[0]["id"].startswith("test-") and "generated" in rows[0] and isinstance(rows[0]["reference"], list)
 
     few = tmp_path / "few"
@@ -39,11 +35,11 @@ def test_zero_shot_few_shot_and_fine_tuned_generative_qa(cli, tiny_llama, tmp_pa
     tuned = tmp_path / "tuned"
     result = cli("qa", "--limit-train", "16", "--epochs", "1", "--output-dir", tuned, *common)
     assert result.exit_code == 0, result.output
-    assert json.loads((tuned / "metrics.json").read_text())["train"]["steps"] == 4
+    assert read_metrics(tuned)["train"]["steps"] == 4
     again = tmp_path / "again"
     proc = run_ptrun("qa", "--model", tuned, "--eval-only", "--limit-eval", "6", "--max-new-tokens", "4", "--output-dir", again)
     assert proc.returncode == 0, proc.stderr
-    assert [r["prediction"] for r in _rows(again)] == [r["prediction"] for r in _rows(tuned)]
+    assert [r["prediction"] for r in read_rows(again)] == [r["prediction"] for r in read_rows(tuned)]
 
 
 def test_an_extractive_template_is_refused_for_a_causal_lm(cli, tiny_llama, tmp_path):

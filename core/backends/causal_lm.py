@@ -228,6 +228,12 @@ class CausalLMBackend(Backend):
         record.update(self.notes.get(example.id, {}))
         return record
 
+    def fit_prompt(self, tokenizer, example, rendered, reserve: int) -> Fitted:
+        """The prompt the model answers for ``example`` (its target left out), fitted into the
+        context with ``reserve`` tokens left for the answer."""
+        r = rendered if rendered.target is None else rendered.without_target()
+        return self.fit(tokenizer, example, r, reserve)
+
     def _fit_for_prediction(self, tokenizer, example, rendered, reserve):
         r = rendered if rendered.target is None else rendered.without_target()  # predict from the prompt alone
         fitted = self.fit(tokenizer, example, r, reserve)

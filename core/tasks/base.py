@@ -103,6 +103,9 @@ class Task:
         choices = prompt.answer_choices if prompt is not None else None
         if isinstance(choices, list):
             choices = dict(zip(self.labels or labels, choices))
+        if self.labels is not None and not choices:
+            # A task that fixes its label set keeps it, in its order, whatever subset the data has.
+            return LabelMap(labels=list(self.labels))
         return LabelMap.for_classes(labels, choices)
 
     def metrics(self, predictions: list, references: list, label_map: LabelMap) -> dict:

@@ -80,7 +80,7 @@ class ChatSession:
         """The token ids the model reads for ``history`` (fitted into the context)."""
         p = self.predictor
         (example,) = p.examples([self._fields(history)])
-        fitted = p.backend._fit_for_prediction(p.tokenizer, example, p.renderer.render(example), self.max_new_tokens)
+        fitted = p.backend.fit_prompt(p.tokenizer, example, p.renderer.render(example), self.max_new_tokens)
         return fitted.ids
 
     @property
