@@ -33,6 +33,8 @@ def _task_help(task, name: str, help_text: str) -> str:
     if name == "template":
         per_kind = [f"{t} for {kind} models" for kind, t in task.default_templates.items() if t != task.default_template]
         return help_text.replace("the task's", ", ".join([str(task.default_template), *per_kind]))
+    if name == "format":
+        return f"Data format when the file extension does not tell ({', '.join(sorted(set(task.formats.values())))}, or any reader's name)."
     if name == "epochs":
         return help_text.replace("the task's", f"{task.default_epochs:g}")
     if name == "lr":
