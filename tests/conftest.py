@@ -207,3 +207,32 @@ def register_plugin():
                 registry.PLUGINS[name].error = error
                 registry.PLUGINS[name].overrides = overrides
         registry.clear()
+
+
+def install_example(tmp_path_factory, name: str) -> Path:
+    """pip-install ``examples/<name>`` into a fresh folder and return it. It is built from a copy,
+    so pip's build/ and egg-info never land in the source tree."""
+    import shutil
+
+    package = name.replace("-", "_")
+    target = tmp_path_factory.mktemp(f"{name}-site")
+    source = tmp_path_factory.mktemp(f"{name}-src") / name
+    shutil.copytree(REPO / "examples" / name, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-input",
+         "--disable-pip-version-check", "--target", str(target), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (target / package / "__init__.py").is_file()
+    return target
+
+
+def example_env(site: Path, plugin: str) -> dict:
+    """Environment for subprocesses: ``site`` first on PYTHONPATH, and ptrun's own plugins plus
+    ``plugin`` allowed (the suite is pinned to ptrun's own)."""
+    paths = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(paths), **load_plugins_env(plugin)}
+

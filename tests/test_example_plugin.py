@@ -9,13 +9,10 @@ distribution is: through its entry point in the ``ptrun`` group.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 
 import pytest
-from conftest import PINNED_PLUGINS, REPO, load_plugins_env, run_ptrun
+from conftest import PINNED_PLUGINS, REPO, example_env, install_example, run_ptrun
 
 import ptrun
 
@@ -25,28 +22,12 @@ EXAMPLE = REPO / "examples" / "ptrun-intent"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The directory the example was pip-installed into (once for the module)."""
-    target = tmp_path_factory.mktemp("intent-site")
-    # Build from a copy, so pip's build/ and egg-info never land in the source tree.
-    source = tmp_path_factory.mktemp("intent-src") / "ptrun-intent"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-input",
-         "--disable-pip-version-check", "--target", str(target), str(source)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (target / "ptrun_intent" / "__init__.py").is_file()
-    return target
+    return install_example(tmp_path_factory, "ptrun-intent")
 
 
 @pytest.fixture
 def env(site):
-    """Environment for ``run_ptrun``: the install directory first on PYTHONPATH, and ptrun's own
-    plugins plus ``intent`` allowed (conftest pins the suite to ptrun's own)."""
-    paths = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {"PYTHONPATH": os.pathsep.join(paths), **load_plugins_env("intent")}
+    return example_env(site, "intent")
 
 
 def ok(proc: subprocess.CompletedProcess) -> str:

@@ -4,9 +4,7 @@ modules stay small."""
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from pathlib import Path
 
 import pytest

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO, SHARED, read_metrics, read_rows, write
 
-from ptrun import Example, LabelMap, TemplateError
+from ptrun import Example, TemplateError
 from ptrun.plugins.ner.conll import tag_label_map
 from ptrun.plugins.ner import SENTENCE_MARK, TASK
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO, load_plugins_env, run_ptrun, write
+from conftest import REPO, example_env, install_example, run_ptrun, write
 
 import ptrun
 
@@ -30,28 +29,12 @@ LABELS = ["entailment", "neutral", "contradiction"]
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The directory the example was pip-installed into (once for the module)."""
-    target = tmp_path_factory.mktemp("nli-site")
-    # Build from a copy, so pip's build/ and egg-info never land in the source tree.
-    source = tmp_path_factory.mktemp("nli-src") / "ptrun-nli"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-input",
-         "--disable-pip-version-check", "--target", str(target), str(source)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (target / "ptrun_nli" / "__init__.py").is_file()
-    return target
+    return install_example(tmp_path_factory, "ptrun-nli")
 
 
 @pytest.fixture
 def env(site):
-    """Environment for subprocesses: the install directory first on PYTHONPATH, and ptrun's own
-    plugins plus ``nli`` allowed (conftest pins the suite to ptrun's own)."""
-    paths = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {"PYTHONPATH": os.pathsep.join(paths), **load_plugins_env("nli")}
+    return example_env(site, "nli")
 
 
 @pytest.fixture

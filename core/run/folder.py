@@ -23,6 +23,51 @@ PREDICTIONS = "predictions"
 CHECKPOINTS = "checkpoints"
 
 
+def library_versions() -> dict:
+    import importlib.metadata as md
+    import platform
+
+    versions = {"python": platform.python_version()}
+    for dist in ("ptrun", "torch", "transformers", "accelerate", "jinja2", "pluggy", "seqeval"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return versions
+
+
+def new_config(task, cfg, resolved, prompt, demos, split_paths, examples, label_map) -> dict:
+    """A run's config.json as it starts (``status: running``): what ran, on what, with which
+    options and library versions. ``--model RUN`` reads it back (:func:`read_config`)."""
+    import sys
+    from dataclasses import asdict
+
+    return {
+        "ptrun_version": library_versions().get("ptrun", "unknown"),
+        "status": "running",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "task": task.name,
+        "task_plugin": task.plugin,
+        "model": resolved.name,
+        "model_path": str(resolved.path),
+        "model_kind": resolved.kind,
+        "method": cfg.method if not cfg.eval_only else None,
+        "inference": None,
+        "demonstrations": [ex.id for ex in demos],
+        "base_model_path": (resolved.run_config or {}).get("base_model_path") or str(resolved.path),
+        "template": None,
+        "template_source": prompt.name if prompt else None,
+        "template_sha256": prompt.sha256 if prompt else None,
+        "data": {split: str(p) for split, p in split_paths.items()},
+        "predict_file": cfg.predict,
+        "examples": {split: len(items) for split, items in examples.items()},
+        "label_map": label_map.to_dict(),
+        "config": asdict(cfg),
+        "versions": library_versions(),
+        "command": sys.argv,
+    }
+
+
 def is_run_dir(path: Path) -> bool:
     """A finished or running ptrun run: ``config.json`` (written by ptrun) and ``model/``."""
     path = Path(path)

@@ -6,9 +6,7 @@ the task or on the model kind.
 
 from __future__ import annotations
 
-import platform
 import random
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -18,18 +16,6 @@ from ptrun.errors import PtrunError
 from ptrun.log import echo, is_main_process
 from ptrun.run import folder, setup
 from ptrun.run.setup import EVAL_SPLITS
-
-
-def library_versions() -> dict:
-    import importlib.metadata as md
-
-    versions = {"python": platform.python_version()}
-    for dist in ("ptrun", "torch", "transformers", "accelerate", "jinja2", "pluggy", "seqeval"):
-        try:
-            versions[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
-    return versions
 
 
 def set_seed(seed: int) -> None:
@@ -97,30 +83,7 @@ def run(cfg) -> Path:
 
     target_device = pick_device(cfg.device, bf16=cfg.bf16, fp16=cfg.fp16)
     out, previous = _output_dir(task, cfg, resolved)
-    config = {
-        "ptrun_version": library_versions().get("ptrun", "unknown"),
-        "status": "running",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "task": task.name,
-        "task_plugin": task.plugin,
-        "model": resolved.name,
-        "model_path": str(resolved.path),
-        "model_kind": resolved.kind,
-        "method": cfg.method if not cfg.eval_only else None,
-        "inference": None,
-        "demonstrations": [ex.id for ex in demos],
-        "base_model_path": (resolved.run_config or {}).get("base_model_path") or str(resolved.path),
-        "template": None,
-        "template_source": prompt.name if prompt else None,
-        "template_sha256": prompt.sha256 if prompt else None,
-        "data": {split: str(p) for split, p in split_paths.items()},
-        "predict_file": cfg.predict,
-        "examples": {split: len(items) for split, items in examples.items()},
-        "label_map": label_map.to_dict(),
-        "config": asdict(cfg),
-        "versions": library_versions(),
-        "command": sys.argv,
-    }
+    config = folder.new_config(task, cfg, resolved, prompt, demos, split_paths, examples, label_map)
     if prompt is not None:
         config["template"] = prompt.save_bundle(out / folder.TEMPLATES)
     if previous is not None:

@@ -77,6 +77,28 @@ def print_summary(report: list[str], paths: list[Path]) -> None:
 # text and splitting
 # ---------------------------------------------------------------------------
 
+def generator(out_dir: Path, build_splits, render, report, doc: str | None):
+    """``(build, write, main)`` of a dataset module, from its three steps: ``build_splits()``
+    makes the data, ``render(splits)`` the file texts (name -> text), ``report(splits)`` the
+    summary lines ``main`` prints."""
+
+    def build() -> dict[str, str]:
+        """File name -> exact text of every file of the dataset."""
+        return render(build_splits())
+
+    def write(target: Path | None = None) -> list[Path]:
+        """Write build() into ``target`` (default: the dataset's folder); returns the paths."""
+        return write_files(build(), out_dir if target is None else target)
+
+    def main(argv: list[str] | None = None) -> list[Path]:
+        splits = build_splits()
+        paths = write_files(render(splits), out_dir_arg(argv, out_dir, doc))
+        print_summary(report(splits), paths)
+        return paths
+
+    return build, write, main
+
+
 def split_holdout(rng: random.Random, items: list[str], frac: float) -> tuple[list[str], list[str]]:
     """Deterministically split ``items`` into (seen, held_out)."""
     items = list(dict.fromkeys(items))  # de-duplicate, keep order

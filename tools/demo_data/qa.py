@@ -275,22 +275,7 @@ def report(splits: dict[str, dict]) -> list[str]:
         for split, data in splits.items()]
 
 
-def build() -> dict[str, str]:
-    """File name -> exact text of every file of plugins/demo/qa/."""
-    return render(build_splits())
-
-
-def write(out_dir: Path | None = None) -> list[Path]:
-    """Write build() into ``out_dir`` (default: plugins/demo/qa/); returns the paths."""
-    return common.write_files(build(), OUT_DIR if out_dir is None else out_dir)
-
-
-def main(argv: list[str] | None = None) -> list[Path]:
-    out_dir = common.out_dir_arg(argv, OUT_DIR, __doc__)
-    splits = build_splits()
-    paths = common.write_files(render(splits), out_dir)
-    common.print_summary(report(splits), paths)
-    return paths
+build, write, main = common.generator(OUT_DIR, build_splits, render, report, __doc__)
 
 
 if __name__ == "__main__":
