@@ -54,6 +54,16 @@ def require_field(record: Record, names: tuple[str, ...], what: str):
         value = record.fields.get(name)
         if value is not None and value != "":
             return value
+    blank = [n for n in names if n in record.fields]
+    if blank:
+        value = record.fields[blank[0]]
+        state = "null" if value is None else "empty"
+        raise DataError(
+            f"the {what} is {state} (field '{blank[0]}')",
+            path=record.path,
+            line=record.line,
+            hint=f"Give every example a {what}.",
+        )
     present = ", ".join(sorted(record.fields)) or "none"
     wanted = " or ".join(f"'{n}'" for n in names)
     raise DataError(

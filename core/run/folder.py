@@ -83,6 +83,12 @@ def read_config(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / RUN_CONFIG).read_text(encoding="utf-8"))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path, text: str) -> None:
     if not is_main_process():
         return
@@ -90,6 +96,8 @@ def atomic_write_text(path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file 0600; a result file gets the mode any new file would (the umask).
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -117,13 +125,18 @@ def prepare(output_dir, overwrite: bool) -> Path:
     out = Path(output_dir)
     if not is_main_process():
         return out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise PtrunError(
+            f"--output-dir {out} is a file, not a folder.",
+            hint="Choose another --output-dir (a run folder is a directory ptrun creates).",
+        )
+    if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise PtrunError(
                 f"The output directory {out} already exists and is not empty.",
                 hint="Pass --overwrite to replace it, or choose another --output-dir.",
             )
-        if not out.is_dir() or not (is_run_dir(out) or (out / RUN_CONFIG).is_file()):
+        if not (is_run_dir(out) or (out / RUN_CONFIG).is_file()):
             raise PtrunError(
                 f"--overwrite: {out} does not look like a ptrun run folder, so it was left alone.",
                 hint="Delete it yourself or choose another --output-dir.",

@@ -56,9 +56,11 @@ def run(cfg) -> Path:
 
     task = registry.get_task(cfg.task)
     broken = _warn_broken()
+    setup.check_options(cfg)
     setup.apply_defaults(task, cfg)
     resolved = setup.resolve_model(task, cfg)
     setup.check_method(task, cfg, resolved)
+    setup.check_max_length(cfg, resolved)
     Backend = backend_class(resolved.kind)
     if cfg.shots and not Backend.takes_demonstrations:
         raise PtrunError(f"--shots (demonstrations in the prompt) is for causal language models, not {resolved.kind} models.")

@@ -26,6 +26,41 @@ def apply_defaults(task, cfg) -> None:
         cfg.lr = DEFAULT_LR.get(cfg.method) or task.default_lr
 
 
+def check_options(cfg) -> None:
+    """Refuse numbers a run cannot use, before anything is read or written."""
+    import math
+
+    if cfg.eval_only:
+        return
+    for name in ("lr", "epochs"):
+        value = getattr(cfg, name)
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            flag = "--" + name
+            hint = "Pass --eval-only to evaluate without training." if name == "epochs" and value == 0 else None
+            raise PtrunError(f"{flag} {value}: must be a finite number above 0.", hint=hint)
+
+
+def check_max_length(cfg, resolved) -> None:
+    """``--max-length`` must fit the model's positions (read from its config, nothing loaded)."""
+    import json
+
+    if not cfg.max_length:
+        return
+    path = resolved.path
+    if resolved.run_config and (path / "adapter_config.json").is_file():
+        path = Path(resolved.run_config.get("base_model_path") or path)
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # the loader reports a model it cannot read
+    positions = config.get("max_position_embeddings") or config.get("n_positions")
+    if positions and cfg.max_length > positions:
+        raise PtrunError(
+            f"--max-length {cfg.max_length} is more than the {positions} positions model {resolved.name} takes.",
+            hint=f"Use --max-length {positions} or less.",
+        )
+
+
 def resolve_model(task, cfg) -> models.ResolvedModel:
     name = cfg.model or task.default_model
     if name is None:
