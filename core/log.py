@@ -24,3 +24,11 @@ def echo(message: str = "") -> None:
 
 def warn(message: str) -> None:
     echo(f"warning: {message}")
+
+
+def result(message: str = "") -> None:
+    """Results (the summary table, the run folder), on stdout, where a pipe or a file keeps them."""
+    if is_main_process():
+        import click
+
+        click.echo(message)

@@ -44,7 +44,7 @@ def test_two_processes_train_their_own_shards_and_match_one_process(tiny_encoder
     # 16 training examples: each process sees half of them, 4 batches of 2 per epoch.
     assert "process 0 of 2: 4 batches of its own shard per epoch" in two.stderr
     assert "process 1 of 2: 4 batches of its own shard per epoch" in two.stderr
-    assert two.stderr.count("Run folder:") == 1  # the summary comes from rank 0 only
+    assert two.stdout.count("Run folder:") == 1  # the summary comes from rank 0 only (on stdout)
     m1 = json.loads((tmp_path / "one/metrics.json").read_text())
     m2 = json.loads((tmp_path / "two/metrics.json").read_text())
     assert m2["train"]["world_size"] == 2 and m1["train"]["world_size"] == 1

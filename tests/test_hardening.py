@@ -57,3 +57,29 @@ def test_a_null_or_empty_text_is_called_that(tmp_path, line, state):
     with pytest.raises(ptrun.DataError) as info:
         registry.get_task("sentiment").read(path)
     assert str(info.value).startswith(f"{path}:1: the text is {state} (field 'text')")
+
+
+def test_results_on_stdout_progress_and_trainer_logs_on_stderr(tiny_encoder, tmp_path):
+    from conftest import run_ptrun
+
+    proc = run_ptrun("sentiment", "--model", tiny_encoder, "--epochs", 1, "--limit-train", 8, "--limit-eval", 4,
+                     "--output-dir", tmp_path / "run")
+    assert proc.returncode == 0, proc.stderr
+    assert "accuracy" in proc.stdout and f"Run folder: {tmp_path / 'run'}" in proc.stdout
+    assert "train_runtime" not in proc.stdout and "{'" not in proc.stdout  # the Trainer's dicts
+    assert "train_runtime" in proc.stderr and "Training sentiment" in proc.stderr
+
+
+def test_reports_of_eval_and_predict_only_runs_say_what_was_done(cli, tiny_encoder, tmp_path):
+    predict = write(tmp_path / "p.tsv", "text\nfine film\n")
+    out = tmp_path / "run"
+    result = cli("sentiment", "--model", tiny_encoder, "--eval-only", "--limit-eval", 4, "--predict", predict, "--output-dir", out)
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    assert "evaluated as it is (no training)" in report and f"predicted: `{predict}`" in report
+    assert "lr " not in report and "epochs" not in report and "train `" not in report
+    trained = tmp_path / "trained"
+    result = cli("sentiment", "--model", tiny_encoder, "--epochs", 1, "--limit-train", 8, "--limit-eval", 4, "--output-dir", trained)
+    assert result.exit_code == 0, result.output
+    report = (trained / "report.md").read_text()
+    assert "trained with `--method full`: lr 5e-05, epochs 1.0" in report and "train `" in report

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ptrun import registry
 from ptrun.errors import PtrunError
-from ptrun.log import echo, is_main_process
+from ptrun.log import echo, is_main_process, result
 from ptrun.run import folder, setup
 from ptrun.run.setup import EVAL_SPLITS
 
@@ -126,9 +126,9 @@ def run(cfg) -> Path:
     from ptrun.run.report import summary_table, write_report
 
     write_report(out, task, config, results)
-    echo("")
-    echo(summary_table(task, results))
-    echo(f"\nRun folder: {out}")
+    result("")
+    result(summary_table(task, results))
+    result(f"\nRun folder: {out}")
     return out
 
 

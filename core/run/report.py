@@ -45,14 +45,21 @@ def summary_table(task, results: dict) -> str:
 
 
 def write_report(out, task, config: dict, results: dict) -> None:
+    opts = config["config"]
+    used = {k: v for k, v in config["data"].items() if k in config["examples"]}  # eval-only drops train
+    trained = config.get("method") is not None
+    what = (
+        f"- trained with `--method {config['method']}`: lr {opts['lr']}, epochs {opts['epochs']}, "
+        if trained else "- evaluated as it is (no training): "
+    )
     lines = [
         f"# ptrun run: {task.name}",
         "",
         f"- model: `{config['model']}` ({config['model_kind']})",
         f"- template: `{config['template_source']}` (sha256 {str(config['template_sha256'])[:12]})",
-        "- data: " + ", ".join(f"{k} `{v}` ({config['examples'].get(k, 0)} examples)" for k, v in config["data"].items()),
-        f"- seed {config['config']['seed']}, batch size {config['config']['batch_size']}, "
-        f"lr {config['config']['lr']}, epochs {config['config']['epochs']}, max length {config['config']['max_length']}",
+        "- data: " + (", ".join(f"{k} `{v}` ({config['examples'].get(k, 0)} examples)" for k, v in used.items()) or "none"),
+        *([f"- predicted: `{config['predict_file']}` (predictions/predict.jsonl)"] if config.get("predict_file") else []),
+        what + f"seed {opts['seed']}, batch size {opts['batch_size']}, max length {opts['max_length']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in config["versions"].items()),
         "",
         "## Results",

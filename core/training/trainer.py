@@ -135,6 +135,22 @@ def _trainer_class():
     return PtrunTrainer
 
 
+def _stderr_progress():
+    import functools
+    import sys
+
+    from transformers.trainer_callback import ProgressCallback
+
+    class StderrProgress(ProgressCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            super().on_train_begin(args, state, control, **kwargs)
+            bar = self.training_bar
+            if bar is not None:
+                bar.write = functools.partial(type(bar).write, file=sys.stderr)
+
+    return StderrProgress()
+
+
 def _checkpointing_arguments(enabled: bool) -> dict:
     """Activation (gradient) checkpointing under whichever name this transformers uses."""
     from transformers import TrainingArguments
@@ -200,6 +216,12 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
         per_label_loss=cfg.method != "adalora",
         causal=next_token_loss,
     )
+    from transformers.trainer_callback import ProgressCallback
+
+    # The Trainer prints its loss dicts through tqdm to stdout; they are progress, so stderr
+    # (stdout is for results: `ptrun ner > log` keeps the summary).
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(_stderr_progress())
     if cfg.method == "adalora":
         from ptrun.training.methods import adalora_callback
 
