@@ -14,6 +14,8 @@ META_KEYS = {
     "task": str,
     "truncate": str,
     "chat": bool,
+    "max_chars": int,
+    "max_seconds": (int, float),
 }
 # The header is a leading comment whose first line is empty: `{#-` then a newline.
 _HEADER = re.compile(r"\A\s*\{#-?[ \t]*\n(.*?)-?#\}", re.S)

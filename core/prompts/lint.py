@@ -104,7 +104,12 @@ def check_file(path, extra_dirs=(), samples: int = 3) -> list[Problem]:
     if any(p.severity == "error" for p in problems):
         return problems
 
-    prompt = load_prompt(str(path), extra_dirs)  # the same lookup a run uses
+    try:
+        prompt = load_prompt(str(path), extra_dirs)  # the same lookup a run uses
+    except TemplateError as exc:  # compile-time problems (an unknown filter, say)
+        return problems + [Problem(exc.path or str(path), exc.line, "error", exc.message)]
+    except PtrunError as exc:
+        return problems + [Problem(str(path), None, "error", exc.message)]
     allowed = allowed_variables(task)
     for name, (where, line) in sorted(prompt.variable_locations().items(), key=lambda kv: kv[1][1]):
         if name not in allowed:

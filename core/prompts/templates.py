@@ -5,8 +5,9 @@ with metadata (``description``, ``answer_choices``, ``metrics``, ``model_kinds``
 ``prompt`` holds what the model sees and block ``target`` what it must produce; a template
 without blocks is all prompt. ``extends``, ``include`` and macros work as in any Jinja2 project.
 
-Templates are untrusted input: they render in :class:`ImmutableSandboxedEnvironment` with
-:class:`StrictUndefined`, so unsafe attribute access and misspelt variables are errors.
+Templates are untrusted input: they render in a sandbox (:mod:`ptrun.prompts.budget`: Jinja2's
+immutable sandbox with limits on what a render may cost) with :class:`StrictUndefined`, so
+unsafe attribute access, misspelt variables and runaway templates are errors.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import jinja2
 import jinja2.meta
 import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ptrun.prompts.budget import Budget, BudgetedEnvironment, BudgetExceeded
 
 from ptrun.errors import PtrunError, TemplateError
 from ptrun.prompts.header import META_KEYS, parse_header  # noqa: F401  (re-exported)
@@ -124,7 +127,7 @@ class _Loader(jinja2.BaseLoader):
 def make_environment(dirs) -> ImmutableSandboxedEnvironment:
     from ptrun import registry
 
-    env = ImmutableSandboxedEnvironment(
+    env = BudgetedEnvironment(
         loader=_Loader(dirs),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -165,6 +168,10 @@ class Prompt:
         self.path = template.filename
         self.source = source
         self.meta = parse_header(source, self.path)
+        # The header may raise the limits for a template that really needs more.
+        limits = {k: self.meta[k] for k in ("max_chars", "max_seconds") if k in self.meta}
+        if limits and isinstance(env, BudgetedEnvironment):
+            env.budget = Budget(**{**env.budget.__dict__, **limits})
 
     def __repr__(self):
         return f"Prompt({self.name!r})"
@@ -233,19 +240,26 @@ class Prompt:
         """Render the prompt (and, when ``target`` is true and the template has one, the target).
         ``only_target`` renders the target block alone (``input`` is then empty): what scoring
         each answer choice needs."""
+        budgeted = isinstance(self.env, BudgetedEnvironment)
+        if budgeted:
+            self.env.begin_render()
         try:
-            ctx = self.template.new_context(dict(variables))
-            # A full render first, so that imports and the parents' blocks are in the context.
-            full = "".join(self.template.root_render_func(ctx))
-            if "prompt" not in ctx.blocks:
-                return Rendered("" if only_target else full, None)
-            if only_target:
-                return Rendered("", "".join(ctx.blocks["target"][0](ctx)) if "target" in ctx.blocks else None)
-            text = "".join(ctx.blocks["prompt"][0](ctx))
-            system = "".join(ctx.blocks["system"][0](ctx)).strip() or None if "system" in ctx.blocks else None
-            if target and "target" in ctx.blocks:
-                return Rendered(text, "".join(ctx.blocks["target"][0](ctx)), system)
-            return Rendered(text, None, system)
+            return self._render(variables, target, only_target)
+        except BudgetExceeded as exc:
+            path, line = _location(exc, self.path)
+            raise TemplateError(
+                f"the template went over its budget: {exc}",
+                path=path,
+                line=line,
+                hint="Make the template do less; if it really needs more, raise the limit with "
+                "`max_chars:` or `max_seconds:` in its header.",
+            ) from None
+        except RecursionError:
+            raise TemplateError(
+                "the template recursed deeper than the limit (a macro that calls itself without end?)",
+                path=self.path,
+                hint="Give the recursion an end, or use a loop.",
+            ) from None
         except jinja2.exceptions.SecurityError as exc:
             path, line = _location(exc, self.path)
             raise TemplateError(
@@ -279,6 +293,34 @@ class Prompt:
             raise TemplateError(
                 f"rendering failed: {type(exc).__name__}: {exc}", path=path, line=line
             ) from None
+        finally:
+            if budgeted:
+                self.env.end_render()
+
+    def _render(self, variables, target, only_target) -> Rendered:
+        ctx = self.template.new_context(dict(variables))
+        # A full render first, so that imports and the parents' blocks are in the context.
+        full = self._collect(self.template.root_render_func(ctx), "template")
+        if "prompt" not in ctx.blocks:
+            return Rendered("" if only_target else full, None)
+        if only_target:
+            return Rendered("", self._collect(ctx.blocks["target"][0](ctx), "target") if "target" in ctx.blocks else None)
+        text = self._collect(ctx.blocks["prompt"][0](ctx), "prompt")
+        system = self._collect(ctx.blocks["system"][0](ctx), "system").strip() or None if "system" in ctx.blocks else None
+        if target and "target" in ctx.blocks:
+            return Rendered(text, self._collect(ctx.blocks["target"][0](ctx), "target"), system)
+        return Rendered(text, None, system)
+
+    def _collect(self, chunks, piece: str) -> str:
+        """The rendered text, refused as soon as it grows past the budget's max_chars."""
+        limit = self.env.budget.max_chars if isinstance(self.env, BudgetedEnvironment) else None
+        out, size = [], 0
+        for chunk in chunks:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise BudgetExceeded(f"the rendered {piece} passed {limit:,} characters")
+            out.append(chunk)
+        return "".join(out)
 
     def save_bundle(self, directory) -> str:
         """Copy this template and its dependencies under ``directory``; return its name there."""
