@@ -146,8 +146,8 @@ def test_a_missing_hypothesis_names_file_line_and_field(task, tmp_path):
     assert (err.path, err.line) == (str(path), 2)
     assert f"{path}:2:" in str(err)
     assert "missing hypothesis" in err.message and "'hypothesis' or 'sentence2'" in err.message
-    # An empty premise is as missing as an absent one.
-    with pytest.raises(ptrun.DataError, match="missing premise"):
+    # An empty premise is refused too, and called empty.
+    with pytest.raises(ptrun.DataError, match=r"the premise is empty \(field 'premise'\)"):
         task.from_record(record({"premise": "", "hypothesis": "H", "label": "neutral"}))
 
 

@@ -67,9 +67,9 @@ def cli():
 
 
 def _register_commands() -> None:
-    from ptrun.cli import info
+    from ptrun.cli import info, predict, serve
 
-    for command in info.COMMANDS:
+    for command in (*info.COMMANDS, predict.predict, serve.serve):
         cli.add_command(command)
 
 

@@ -1,11 +1,15 @@
-"""Task-independent data readers (TSV, CSV, JSONL, JSON); a default plugin of ptrun."""
+"""Task-independent data readers (TSV, CSV, JSONL, JSON); a default plugin of ptrun.
+
+The line formats are read lazily (``iter_*``, record by record); the ``read_*`` functions list them."""
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+from ptrun.data.reading import bad_record
 from ptrun.data.records import Record
 from ptrun.errors import DataError
 from ptrun.hookspecs import hookimpl
@@ -15,9 +19,10 @@ def _open(path: Path):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def read_delimited(path: Path, delimiter: str) -> list[Record]:
-    """Read a header-first delimited file; every row must have as many cells as the header."""
-    records = []
+def iter_delimited(path: Path, delimiter: str, *, skip_bad: bool = False) -> Iterator[Record]:
+    """Records of a header-first delimited file, one at a time; every row must have as many
+    cells as the header. With ``skip_bad`` a bad row is yielded as its :class:`DataError`
+    (``raw``: the row's text) and reading goes on."""
     with _open(path) as f:
         # TSV data often carries stray quote characters inside text; only CSV honours quoting.
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
@@ -31,14 +36,30 @@ def read_delimited(path: Path, delimiter: str) -> list[Record]:
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                raise DataError(
+                error = DataError(
                     f"expected {len(header)} columns ({', '.join(header)}) but found {len(row)}",
                     path=path,
                     line=line,
                     hint="Check for a missing or extra delimiter on this line.",
                 )
-            records.append(Record({h: cell.strip() for h, cell in zip(header, row)}, str(path), line))
-    return records
+                if not skip_bad:
+                    raise error
+                yield bad_record(error, delimiter.join(row))
+                continue
+            yield Record({h: cell.strip() for h, cell in zip(header, row)}, str(path), line)
+
+
+def read_delimited(path: Path, delimiter: str) -> list[Record]:
+    """Read a header-first delimited file; every row must have as many cells as the header."""
+    return list(iter_delimited(path, delimiter))
+
+
+def iter_tsv(path: Path, *, skip_bad: bool = False) -> Iterator[Record]:
+    return iter_delimited(path, "\t", skip_bad=skip_bad)
+
+
+def iter_csv(path: Path, *, skip_bad: bool = False) -> Iterator[Record]:
+    return iter_delimited(path, ",", skip_bad=skip_bad)
 
 
 def read_tsv(path: Path) -> list[Record]:
@@ -49,8 +70,8 @@ def read_csv(path: Path) -> list[Record]:
     return read_delimited(path, ",")
 
 
-def read_jsonl(path: Path) -> list[Record]:
-    records = []
+def iter_jsonl(path: Path, *, skip_bad: bool = False) -> Iterator[Record]:
+    """Records of a JSONL file, one at a time (``skip_bad``: as :func:`iter_delimited`)."""
     with _open(path) as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
@@ -58,22 +79,29 @@ def read_jsonl(path: Path) -> list[Record]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(
+                error = DataError(
                     f"invalid JSON ({exc.msg} at column {exc.colno})",
                     path=path,
                     line=line_no,
                     hint="Each line must be one JSON object.",
-                ) from None
-            if not isinstance(obj, dict):
-                raise DataError(
-                    f"expected a JSON object, found {type(obj).__name__}", path=path, line=line_no
                 )
-            records.append(Record(obj, str(path), line_no))
-    return records
+            else:
+                if isinstance(obj, dict):
+                    yield Record(obj, str(path), line_no)
+                    continue
+                error = DataError(f"expected a JSON object, found {type(obj).__name__}", path=path, line=line_no)
+            if not skip_bad:
+                raise error
+            yield bad_record(error, line.rstrip("\r\n"))
+
+
+def read_jsonl(path: Path) -> list[Record]:
+    return list(iter_jsonl(path))
 
 
 def read_json(path: Path) -> list[Record]:
-    """A JSON list of objects, or an object whose ``data``/``examples`` key holds that list."""
+    """A JSON list of objects, or an object whose ``data``/``examples`` key holds that list (a
+    whole-document format: read at once, never record by record)."""
     with _open(path) as f:
         try:
             obj = json.load(f)
@@ -93,4 +121,6 @@ def read_json(path: Path) -> list[Record]:
 
 @hookimpl
 def ptrun_readers():
-    return {"tsv": read_tsv, "csv": read_csv, "jsonl": read_jsonl, "json": read_json}
+    # The line formats are registered as generators: ``read_records`` lists them, ``iter_records``
+    # (``ptrun predict``) streams them.
+    return {"tsv": iter_tsv, "csv": iter_csv, "jsonl": iter_jsonl, "json": read_json}

@@ -219,7 +219,7 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
     from transformers.trainer_callback import ProgressCallback
 
     # The Trainer prints its loss dicts through tqdm to stdout; they are progress, so stderr
-    # (stdout is for results: `ptrun ner > log` keeps the summary).
+    # (stdout is for results: `ptrun TASK > log` keeps the summary).
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(_stderr_progress())
     if cfg.method == "adalora":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ptrun import hookimpl
-from ptrun.plugins.ner.conll import read_conll, to_iob2  # noqa: F401  (the plugin's public helpers)
+from ptrun.plugins.ner.conll import iter_conll, read_conll, to_iob2  # noqa: F401  (the plugin's public helpers)
 from ptrun.plugins.ner.task import SENTENCE_MARK, TASK, NerTask  # noqa: F401
 
 
@@ -14,4 +14,4 @@ def ptrun_tasks():
 
 @hookimpl
 def ptrun_readers():
-    return {"conll": read_conll}
+    return {"conll": iter_conll}  # a generator: `ptrun predict` streams it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from ptrun import DataError, LabelMap, Record
@@ -35,38 +36,55 @@ def to_iob2(tags: list[str]) -> list[str]:
     return out
 
 
-def read_conll(path: Path) -> list[Record]:
-    """Sentences of a CoNLL column file: token first, tag last, blank lines between sentences."""
-    records: list[Record] = []
+def iter_conll(path: Path, *, skip_bad: bool = False) -> Iterator[Record]:
+    """Sentences of a CoNLL column file, one at a time: token first, tag last, blank lines
+    between sentences. With ``skip_bad`` a sentence with a bad tag is yielded as the
+    :class:`ptrun.DataError` of its first bad line (``raw``: the sentence's lines) and reading goes on."""
     tokens: list[str] = []
     tags: list[str | None] = []
+    lines: list[str] = []
     start = 0
+    error = None
 
-    def flush():
-        if tokens:
-            records.append(Record({"tokens": list(tokens), "tags": list(tags)}, str(path), start))
-            tokens.clear()
-            tags.clear()
+    def sentence():
+        item = Record({"tokens": list(tokens), "tags": list(tags)}, str(path), start)
+        if error is not None:
+            error.raw = "\n".join(lines)
+            item = error
+        for part in (tokens, tags, lines):
+            part.clear()
+        return item
 
     with open(path, encoding="utf-8-sig") as f:
         for line_no, raw in enumerate(f, 1):
             line = raw.strip()
-            if not line:
-                flush()
+            if not line or line.split()[0] == "-DOCSTART-":
+                if tokens:
+                    yield sentence()
+                    error = None
                 continue
             columns = line.split()
-            if columns[0] == "-DOCSTART-":
-                flush()
-                continue
             if not tokens:
                 start = line_no
             tokens.append(columns[0])
+            lines.append(raw.rstrip("\r\n"))
             if len(columns) == 1:
                 tags.append(None)
-            else:
+                continue
+            try:
                 tags.append(_check_tag(columns[-1], path, line_no))
-        flush()
-    return records
+            except DataError as exc:
+                if not skip_bad:
+                    raise
+                tags.append(None)
+                error = error or exc
+        if tokens:
+            yield sentence()
+
+
+def read_conll(path: Path) -> list[Record]:
+    """Sentences of a CoNLL column file: token first, tag last, blank lines between sentences."""
+    return list(iter_conll(path))
 
 
 def entities_of(tokens: list[str], tags: list[str]) -> list[dict]:

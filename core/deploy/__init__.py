@@ -1,0 +1,1 @@
+"""Putting a model to work: the HTTP server (``ptrun serve``) and large-file prediction (``ptrun predict``)."""
