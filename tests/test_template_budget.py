@@ -88,3 +88,29 @@ def test_check_reports_every_file_under_the_same_budget(cli, tmp_path):
     assert "unknown_filter.j2:1: error: template syntax error: No filter named 'nosuchfilter'." in result.output
     assert "Run `ptrun check`" not in result.output  # no advice to run what is running
     assert "checked 6 template(s): 5 error(s)" in result.output
+
+
+@pytest.mark.parametrize("header, shown", [
+    ("answer_choices: {positive: yes, negative: no}", "positive: True"),
+    ("answer_choices: [0, 1]", "0"),
+    ("answer_choices: {positive: on, negative: 0.5}", "positive: True"),
+])
+def test_answer_choices_must_be_text(tmp_path, header, shown):
+    from ptrun.prompts.templates import load_prompt
+
+    path = write(tmp_path / "sentiment" / "yn.j2", f"{{#-\ndescription: x\n{header}\n-#}}\n{{{{ text }}}}")
+    with pytest.raises(TemplateError) as info:
+        load_prompt(str(path))
+    assert info.value.line == 3 and shown in info.value.message and "not text" in info.value.message
+    assert "Quote it" in info.value.hint
+    quoted = write(tmp_path / "sentiment" / "q.j2", '{#-\nanswer_choices: {positive: "yes", negative: "no"}\n-#}\n{{ text }}')
+    assert load_prompt(str(quoted)).answer_choices == {"positive": "yes", "negative": "no"}
+
+
+def test_an_empty_prompt_is_an_error_at_run_time_and_in_check(cli, tiny_encoder, tmp_path):
+    path = write(tmp_path / "tpl" / "sentiment" / "empty.j2", "{% block prompt %}{% if false %}{{ text }}{% endif %}{% endblock %}")
+    result = cli("sentiment", "--model", tiny_encoder, "--eval-only", "--template", path, "--output-dir", tmp_path / "run")
+    assert result.exit_code == 1 and "the prompt renders empty for example" in result.output
+    assert not (tmp_path / "run").exists()
+    checked = cli("check", tmp_path / "tpl")
+    assert checked.exit_code == 1 and "empty.j2: error: the prompt renders empty" in checked.output

@@ -55,4 +55,28 @@ def parse_header(source: str, path=None) -> dict:
                 line=first_line,
                 hint="See `ptrun templates --help` for the header keys.",
             )
+    _check_answer_choices(meta.get("answer_choices"), body, first_line, path)
     return meta
+
+
+def _check_answer_choices(choices, body: str, first_line: int, path) -> None:
+    """Answer choices are the words a model reads and writes: YAML must have read them as text
+    (unquoted yes/no/on/off are booleans to YAML, 1 and 0.5 numbers)."""
+    if isinstance(choices, dict):
+        items = [(f"{k}: {v}", v) for k, v in choices.items()]
+    elif isinstance(choices, list):
+        items = [(repr(v), v) for v in choices]
+    else:
+        return
+    for shown, value in items:
+        if isinstance(value, str):
+            continue
+        lines = body.splitlines()
+        start = next((i for i, text in enumerate(lines) if text.lstrip().startswith("answer_choices")), 0)
+        raise TemplateError(
+            f"answer choice {shown!s} is a {type(value).__name__} to YAML, not text "
+            f"(the model would read {str(value)!r})",
+            path=path,
+            line=first_line + start,
+            hint='Quote it in the header, e.g. {positive: "yes", negative: "no"}.',
+        )

@@ -115,6 +115,14 @@ class Renderer:
             where = f" (while rendering example {example.id} from {example.path}:{example.line})" if example.path else ""
             raise TemplateError(exc.message + where, path=exc.path, line=exc.line, hint=exc.hint) from None
         rendered.demos = len(demo_vars)
+        if not rendered.input.strip() and any(isinstance(v, str) and v.strip() for v in example.fields.values()):
+            # (A content-free calibration input may render empty: all its fields are.)
+            raise TemplateError(
+                f"the prompt renders empty for example {example.id}"
+                + (f" ({example.path}:{example.line})" if example.path else ""),
+                path=self.prompt.path,
+                hint="The model would read nothing: show the example's fields in the prompt block.",
+            )
         return rendered
 
 
