@@ -83,3 +83,17 @@ def test_reports_of_eval_and_predict_only_runs_say_what_was_done(cli, tiny_encod
     assert result.exit_code == 0, result.output
     report = (trained / "report.md").read_text()
     assert "trained with `--method full`: lr 5e-05, epochs 1.0" in report and "train `" in report
+
+
+def test_long_jobs_report_progress_lines_when_stderr_is_not_a_terminal(tiny_encoder, tmp_path):
+    from conftest import run_ptrun
+
+    lines = "".join(f"review number {i} was fine\tpositive\n" for i in range(40))
+    test = write(tmp_path / "test.tsv", "text\tlabel\n" + lines)
+    proc = run_ptrun("sentiment", "--model", tiny_encoder, "--eval-only", "--test", test, "--batch-size", 4,
+                     "--output-dir", tmp_path / "run", env={"PTRUN_PROGRESS_SECONDS": "0"})
+    assert proc.returncode == 0, proc.stderr
+    progress = [l for l in proc.stderr.splitlines() if l.startswith("predict: ")]
+    assert any("ex/s, ETA" in l and "(" in l for l in progress)  # periodic lines: count, rate, ETA
+    assert progress[-1].startswith("predict: 40/40 ex in ")  # and a closing line
+    assert "\r" not in proc.stderr.split("Training")[0]  # no carriage-return bars in a log file

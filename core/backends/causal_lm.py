@@ -261,7 +261,7 @@ class CausalLMBackend(Backend):
 
     def _score_rows(self, model, tokenizer, items, label_map, batch_size, desc):
         """Per-choice (sum, count) of log-probabilities for (example, fitted) pairs."""
-        from tqdm.auto import tqdm
+        from ptrun.log import progress
 
         prepared = []
         for ex, fitted, choices in items:
@@ -290,7 +290,7 @@ class CausalLMBackend(Backend):
                 prepared = [(p[0][common:], *p[1:]) for p in prepared]
         order = sorted(range(len(prepared)), key=lambda i: len(prepared[i][0]))
         results: list = [None] * len(prepared)
-        with tqdm(total=len(order), desc=desc, unit="ex", leave=False, disable=None) as bar:
+        with progress(len(order), desc) as bar:
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
                 args = (
@@ -370,7 +370,7 @@ class CausalLMBackend(Backend):
 
     # generating
     def _predict_by_generating(self, model, tokenizer, examples, rendered, label_map, batch_size):
-        from tqdm.auto import tqdm
+        from ptrun.log import progress
 
         self.inference_used = "generate"
         max_new = self.cfg.max_new_tokens or self.task.max_new_tokens
@@ -380,7 +380,7 @@ class CausalLMBackend(Backend):
             prompts.append(self._fit_for_prediction(tokenizer, ex, r, max_new).ids)
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         texts: list = [None] * len(prompts)
-        with tqdm(total=len(order), desc="generate", unit="ex", leave=False, disable=None) as bar:
+        with progress(len(order), "generate") as bar:
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
                 out = kernels.generate_texts(model, tokenizer, [prompts[i] for i in chunk], max_new, stop)

@@ -49,10 +49,10 @@ def batches(features: list[dict], collator, batch_size: int, desc: str = "predic
 
     ``model_inputs`` restricts which feature keys reach the collator (others are bookkeeping).
     """
-    from tqdm.auto import tqdm
+    from ptrun.log import progress
 
     order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
-    with tqdm(total=len(order), desc=desc, unit="ex", leave=False, disable=None) as bar:
+    with progress(len(order), desc) as bar:
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             items = [features[i] for i in chunk]

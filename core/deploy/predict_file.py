@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,15 +215,12 @@ def _source_lines(chunk) -> list:
 
 
 def _predict_chunks(predictor, task, path, fmt, job, shard, own, done, n_items) -> None:
-    from ptrun.log import is_main_process
-    from tqdm import tqdm
+    from ptrun.log import progress
 
     size = job.chunk_size
     own_set = set(own)
     items_of = lambda k: min(size, n_items - k * size)
-    with tqdm(total=sum(items_of(k) for k in own), initial=sum(items_of(k) for k in own if k in done),
-              desc="predict", unit="ex", file=sys.stderr, disable=not is_main_process(), dynamic_ncols=True,
-              mininterval=0.5 if sys.stderr.isatty() else 2.0) as bar:
+    with progress(sum(items_of(k) for k in own), "predict", initial=sum(items_of(k) for k in own if k in done)) as bar:
         shard.open()
         for k, chunk in enumerate(_chunks(iter_records(path, fmt, skip_bad=job.skip_bad), size)):
             if k not in own_set:
