@@ -49,12 +49,7 @@ class Predictor:
 
     def predict_examples(self, examples, rendered=None) -> tuple[list, list[dict]]:
         """Predictions and prediction records of examples (rendered now unless given)."""
-        if not examples:
-            return [], []
-        rendered = self.renderer.render_all(examples) if rendered is None else rendered
-        preds = self.backend.predict(self.model, self.tokenizer, examples, rendered, self.label_map, self.cfg.batch_size)
-        refs = [self.task.canonical(self.task.reference(ex), self.label_map) if ex.labeled else None for ex in examples]
-        records = [self.backend.prediction_record(ex, p, r) for ex, p, r in zip(examples, preds, refs)]
+        preds, _refs, records = self._predict(examples, rendered)
         return preds, records
 
     def evaluate(self, examples, rendered=None) -> tuple[dict, list[dict]]:
@@ -62,11 +57,19 @@ class Predictor:
         from ptrun.run.metrics import compute
 
         rendered = self.renderer.render_all(examples) if rendered is None else rendered
-        preds, records = self.predict_examples(examples, rendered)
-        refs = [self.task.canonical(self.task.reference(ex), self.label_map) for ex in examples]
+        preds, refs, records = self._predict(examples, rendered)
         metrics = compute(self.task, preds, refs, self.label_map)
         metrics.update(self.backend.split_metrics(self.model, self.tokenizer, examples, rendered, self.label_map, self.cfg.batch_size))
         return metrics, records
+
+    def _predict(self, examples, rendered):
+        if not examples:
+            return [], [], []
+        rendered = self.renderer.render_all(examples) if rendered is None else rendered
+        preds = self.backend.predict(self.model, self.tokenizer, examples, rendered, self.label_map, self.cfg.batch_size)
+        refs = [self.task.canonical(self.task.reference(ex), self.label_map) if ex.labeled else None for ex in examples]
+        records = [self.backend.prediction_record(ex, p, r) for ex, p, r in zip(examples, preds, refs)]
+        return preds, refs, records
 
 
 def load(model: str, task: str | None = None, *, template: str | None = None, device: str = "auto", **options) -> Predictor:

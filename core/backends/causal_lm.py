@@ -235,13 +235,13 @@ class CausalLMBackend(Backend):
         return self.fit(tokenizer, example, r, reserve)
 
     def _fit_for_prediction(self, tokenizer, example, rendered, reserve):
-        r = rendered if rendered.target is None else rendered.without_target()  # predict from the prompt alone
-        fitted = self.fit(tokenizer, example, r, reserve)
-        self.split_notes.dropped_demos += fitted.demos < r.demos
+        """:meth:`fit_prompt`, counting what fitting dropped into the split's notes."""
+        fitted = self.fit_prompt(tokenizer, example, rendered, reserve)
+        self.split_notes.dropped_demos += fitted.demos < rendered.demos
         self.split_notes.truncated += fitted.truncated
         if fitted.truncated:
             kept = sum(m["role"] != "system" for m in fitted.messages)
-            whole = sum(m["role"] != "system" for m in self.messages(example, r))
+            whole = sum(m["role"] != "system" for m in self.messages(example, rendered.without_target()))
             self.notes.setdefault(example.id, {}).update(truncated=True, dropped_turns=whole - kept)
         return fitted
 

@@ -101,8 +101,7 @@ class Renderer:
         try:
             return self.prompt.render({**self.context(example), "demos": []}, only_target=True).target
         except TemplateError as exc:
-            where = f" (while rendering example {example.id} from {example.path}:{example.line})" if example.path else ""
-            raise TemplateError(exc.message + where, path=exc.path, line=exc.line, hint=exc.hint) from None
+            raise _at_example(exc, example) from None
 
     def render_all(self, examples, *, demos: bool = True) -> list:
         """Every example rendered once; ``demos=False`` for training prompts (kept zero-shot)."""
@@ -112,8 +111,7 @@ class Renderer:
         try:
             rendered = self.prompt.render({**ctx, "demos": demo_vars}, target=target)
         except TemplateError as exc:
-            where = f" (while rendering example {example.id} from {example.path}:{example.line})" if example.path else ""
-            raise TemplateError(exc.message + where, path=exc.path, line=exc.line, hint=exc.hint) from None
+            raise _at_example(exc, example) from None
         rendered.demos = len(demo_vars)
         if not rendered.input.strip() and any(isinstance(v, str) and v.strip() for v in example.fields.values()):
             # (A content-free calibration input may render empty: all its fields are.)
@@ -124,6 +122,12 @@ class Renderer:
                 hint="The model would read nothing: show the example's fields in the prompt block.",
             )
         return rendered
+
+
+def _at_example(exc: TemplateError, example) -> TemplateError:
+    """``exc`` with the example being rendered named after its message."""
+    where = f" (while rendering example {example.id} from {example.path}:{example.line})" if example.path else ""
+    return TemplateError(exc.message + where, path=exc.path, line=exc.line, hint=exc.hint)
 
 
 def select_demos(task, train: list, k: int, seed: int, balanced: bool) -> list:
