@@ -14,6 +14,11 @@ from ptrun.tasks.base import METHODS
 
 INFERENCE = ("auto", "score", "generate")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: Learning-rate schedules (transformers' SchedulerType values, spelled with "-"; the ones that
+#: need no extra arguments). tests/test_training_options.py checks them against transformers.
+LR_SCHEDULERS = ("linear", "cosine", "cosine-with-restarts", "polynomial", "constant", "constant-with-warmup", "inverse-sqrt")
+#: Where the Trainer sends its logs (TrainingArguments.report_to).
+REPORT_TO = ("none", "tensorboard", "wandb", "mlflow")
 
 
 def option(default=None, help: str = "", *, type=None, flags=(), group: str = "run", show_default=None, **extra):
@@ -36,6 +41,7 @@ class RunConfig:
     format: str | None = option(None, "Data format when the file extension does not tell (a reader name, e.g. tsv, jsonl).", group="data")
     limit_train: int | None = option(None, "Use only the first N training examples.", type=("int", 1), group="data")
     limit_eval: int | None = option(None, "Use only the first N examples of each evaluation split.", type=("int", 1), group="data")
+    k_per_class: int | None = option(None, "Few-shot: train on K examples per label, drawn from the train split (seeded by --seed).", type=("int", 1), group="data")
     # model and template
     model: str | None = option(None, "Model alias, local model folder or ptrun run folder [default: the task's].", flags=("-m",), group="model")
     template: str | None = option(None, "Template name or .j2 path; 'none' for no prompt [default: the task's].", flags=("-t",), group="model")
@@ -54,6 +60,18 @@ class RunConfig:
     bf16: bool = option(False, "Train in bfloat16 mixed precision.", type="flag", group="training")
     fp16: bool = option(False, "Train in float16 mixed precision (CUDA only).", type="flag", group="training")
     gradient_checkpointing: bool = option(False, "Recompute activations in the backward pass: much less training memory, for a second forward pass through each layer.", type="flag", group="training")
+    warmup_steps: int = option(0, "Optimizer steps over which the learning rate warms up from 0.", type=("int", 0), group="training", show_default=True)
+    warmup_ratio: float | None = option(None, "Warm up over this fraction of the training steps (instead of --warmup-steps).", type=("float", 0, 1, False, True), group="training")
+    weight_decay: float = option(0.0, "AdamW weight decay.", type=("float", 0), group="training", show_default=True)
+    lr_scheduler: str = option("linear", "Learning-rate schedule after the warmup.", type=("choice", LR_SCHEDULERS), group="training", show_default=True)
+    gradient_accumulation_steps: int = option(1, "Batches whose gradients are summed per optimizer step.", type=("int", 1), group="training", show_default=True)
+    max_grad_norm: float = option(1.0, "Clip the gradient norm to this (0: no clipping).", type=("float", 0), group="training", show_default=True)
+    max_steps: int | None = option(None, "Stop after N optimizer steps (takes precedence over --epochs).", type=("int", 1), group="training")
+    logging_steps: int | None = option(None, "Log loss and learning rate every N optimizer steps [default: 5 times per run].", type=("int", 1), group="training")
+    eval_steps: int | None = option(None, "Evaluate on the validation split every N optimizer steps, with the task's own metrics.", type=("int", 1), group="training")
+    early_stopping_patience: int | None = option(None, "Stop when the task's main metric has not improved for N evaluations (needs --eval-steps).", type=("int", 1), group="training")
+    load_best: bool = option(False, "Keep the checkpoint best on the task's main metric (needs --eval-steps); test and the saved model use it.", type="flag", group="training")
+    report_to: str = option("none", "Send training logs to TensorBoard (RUN/tensorboard), W&B or MLflow.", type=("choice", REPORT_TO), group="training", show_default=True)
     # method
     method: str = option("full", "full: train every weight; the others train a peft adapter or soft prompt plus the task head.", type=("choice", METHODS), group="method", show_default=True)
     num_virtual_tokens: int = option(20, "Soft-prompt length for prompt-tuning, prefix-tuning and p-tuning.", type=("int", 1), group="method", show_default=True)
@@ -73,6 +91,7 @@ class RunConfig:
     output_dir: str | None = option(None, "Run folder [default: runs/<task>-<time>].", type="path", flags=("-o",), group="run")
     eval_only: bool = option(False, "Evaluate (and predict) without training.", type="flag", group="run")
     overwrite: bool = option(False, "Replace an existing run folder.", type="flag", group="run")
+    seeds: tuple = option((), "Run once per seed (comma-separated, e.g. 13,21,42,87,100), each in OUTPUT_DIR/seed-N, and write the mean and std over seeds.", type="seeds", group="run")
 
 
 def cli_fields():
@@ -82,3 +101,12 @@ def cli_fields():
 
 def field_names() -> set[str]:
     return {f.name for f in fields(RunConfig)}
+
+
+def from_mapping(task, mapping, source: str = "mapping") -> RunConfig:
+    """A RunConfig for ``task`` (a name or Task) from ``{option: value}``, checked like the
+    command line: keys spelled as the long options (``-`` or ``_``), unknown keys, wrong types and
+    bad values raise :class:`ptrun.PtrunError` naming ``source`` and the key."""
+    from ptrun.run.configfile import from_mapping as _from_mapping
+
+    return _from_mapping(task, mapping, source=source)

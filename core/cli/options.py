@@ -5,6 +5,25 @@ from __future__ import annotations
 import click
 
 
+class SeedList(click.ParamType):
+    """Comma-separated distinct integers (``13,21,42``), or a list of them from a config file."""
+
+    name = "seeds"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        items = value if isinstance(value, list) else [v for v in str(value).replace(" ", "").split(",") if v]
+        seeds = []
+        for item in items:
+            if isinstance(item, bool) or not (isinstance(item, int) or (isinstance(item, str) and item.lstrip("-").isdigit())):
+                self.fail(f"{item!r} is not an integer seed (write them like 13,21,42).", param, ctx)
+            seeds.append(int(item))
+        if len(set(seeds)) != len(seeds):
+            self.fail(f"seeds repeat in {value!r}; each seed runs once.", param, ctx)
+        return tuple(seeds)
+
+
 def _click_type(spec):
     if spec is None or spec is str:
         return None
@@ -16,6 +35,8 @@ def _click_type(spec):
         return click.Path(dir_okay=False)
     if spec == "dir":
         return click.Path(file_okay=False)
+    if spec == "seeds":
+        return SeedList()
     kind, *args = spec
     if kind == "int":
         return click.IntRange(*args)
@@ -67,14 +88,31 @@ def click_option(f, task) -> click.Option:
 
 def task_command(task) -> click.Command:
     """The ``ptrun <task>`` command: fine-tune, evaluate and predict."""
-    from ptrun.config import RunConfig, cli_fields
+    from ptrun.config import cli_fields
 
-    def callback(**options):
+    def callback(config_file=None, print_config=False, **options):
+        from ptrun.run import configfile
+
+        cfg = configfile.resolve(task, click.get_current_context(), options, config_file)
+        if print_config:
+            click.echo(configfile.to_yaml(task, cfg), nl=False)
+            return
+        if cfg.seeds:
+            from ptrun.run.seeds import run_seeds
+
+            run_seeds(cfg, cfg.seeds)
+            return
         from ptrun.run.pipeline import run
 
-        run(RunConfig(task=task.name, **options))
+        run(cfg)
 
-    params = [click_option(f, task) for f in cli_fields()]
+    params = [click_option(f, task) for f in cli_fields()] + [
+        click.Option(["--config", "config_file"], type=click.Path(dir_okay=False),
+                     help="YAML or JSON file of options (keys as the long options); the command line overrides it. "
+                          "A run folder's config.json replays that run."),
+        click.Option(["--print-config"], is_flag=True,
+                     help="Print the resolved configuration as YAML (usable with --config) and exit."),
+    ]
     help_text = (
         f"{task.description}\n\nFine-tune, evaluate and predict. With no data options the task's demo data is used. "
         "Results go to a run folder: config.json, metrics.json, predictions/*.jsonl, model/, report.md."
