@@ -21,6 +21,7 @@ METRICS = "metrics.json"
 TEMPLATES = "templates"
 PREDICTIONS = "predictions"
 CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
 
 
 def library_versions() -> dict:
@@ -81,6 +82,10 @@ def is_run_dir(path: Path) -> bool:
 
 def read_config(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / RUN_CONFIG).read_text(encoding="utf-8"))
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / METRICS).read_text(encoding="utf-8"))
 
 
 def _umask() -> int:

@@ -46,8 +46,11 @@ def _output_dir(task, cfg, resolved) -> tuple[Path, dict | None]:
     return folder.prepare(out, cfg.overwrite), None
 
 
-def run(cfg) -> Path:
-    """Run ``cfg`` (a :class:`ptrun.config.RunConfig`) and return the run folder."""
+def run(cfg, callbacks=()) -> Path:
+    """Run ``cfg`` (a :class:`ptrun.config.RunConfig`) and return the run folder.
+
+    ``callbacks``: transformers TrainerCallbacks added to the training (with ``--eval-steps``
+    their ``on_evaluate`` receives the task's metrics as ``eval_<metric>``)."""
     from ptrun.backends import backend_class
     from ptrun.backends.device import pick_device
     from ptrun.backends.loading import load_for_run
@@ -70,6 +73,13 @@ def run(cfg) -> Path:
     examples = setup.read_splits(task, cfg, split_paths)
     if not cfg.eval_only and "train" not in examples:
         raise PtrunError("No training data: pass --train (or --data with a train file), or --eval-only to evaluate as is.")
+    if cfg.k_per_class:
+        from ptrun.run.seeds import draw_k_per_class
+
+        examples["train"] = draw_k_per_class(task, examples.get("train"), cfg.k_per_class, cfg.seed, split_paths.get("train"))
+    from ptrun.training.checks import check_splits
+
+    check_splits(cfg, examples)
     predict_examples = task.read(cfg.predict, cfg.format, labeled=False) if cfg.predict else None
     if predict_examples is not None and cfg.limit_eval is not None:
         predict_examples = predict_examples[: cfg.limit_eval]
@@ -97,7 +107,15 @@ def run(cfg) -> Path:
     model, tokenizer = load_for_run(backend, resolved, label_map)
     results: dict = {}
     if not cfg.eval_only:
-        model, results["train"] = _train(task, cfg, backend, model, tokenizer, examples["train"], rendered["train"], label_map, prompt, out)
+        def evaluate(trained):  # the validation split, through the same Predictor as the final evaluation
+            predictor = Predictor(task, backend, renderer, label_map, trained, tokenizer, cfg, resolved)
+            return predictor.evaluate(examples["validation"], rendered["validation"])[0]
+
+        from ptrun.training.callbacks import history_callback
+
+        history = history_callback(out / folder.METRICS)
+        model, results["train"] = _train(task, cfg, backend, model, tokenizer, examples["train"], rendered["train"], label_map, prompt, out,
+                                         callbacks=(history, *callbacks), evaluate=evaluate)
     else:
         model.to(target_device)
 
@@ -115,6 +133,8 @@ def run(cfg) -> Path:
         model.save_pretrained(out / folder.RUN_MODEL_DIR)
         tokenizer.save_pretrained(out / folder.RUN_MODEL_DIR)
     label_map.save(out / folder.LABEL_MAP)
+    if not cfg.eval_only:
+        results["history"] = history.rows  # the Trainer's log_history: losses, learning rates, evaluations
     folder.write_json(out / folder.METRICS, results)
     config.update(status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     folder.write_json(out / folder.RUN_CONFIG, config)
@@ -132,16 +152,23 @@ def run(cfg) -> Path:
     return out
 
 
-def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, prompt, out):
+def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, prompt, out, callbacks=(), evaluate=None):
     """Wrap the model for the method and train it; return ``(model, training figures)``."""
+    import shutil
+
     from ptrun.training import methods
     from ptrun.training.trainer import train
 
-    steps = int(-(-len(examples) // cfg.batch_size) * cfg.epochs)  # AdaLoRA's schedule
+    # AdaLoRA's schedule
+    steps = cfg.max_steps or int(-(-len(examples) // (cfg.batch_size * cfg.gradient_accumulation_steps)) * cfg.epochs)
     model = methods.apply(model, backend, cfg, echo, prompt=prompt, n_steps=steps)
     features = backend.training_features(examples, rendered, tokenizer, label_map)
     echo(f"Training {task.name} on {len(features)} examples for {cfg.epochs:g} epoch(s)...")
     result = train(model, tokenizer, features, backend.collator(tokenizer), cfg, out / folder.CHECKPOINTS,
-                   next_token_loss=backend.next_token_loss)
+                   next_token_loss=backend.next_token_loss, callbacks=callbacks, evaluate=evaluate,
+                   main_metric=task.main_metric, tensorboard_dir=out / folder.TENSORBOARD)
+    if cfg.load_best and not cfg.save_steps and is_main_process():
+        # The checkpoints were only kept to go back to the best one, which is now model/.
+        shutil.rmtree(out / folder.CHECKPOINTS, ignore_errors=True)
     folder.remove_if_empty(out / folder.CHECKPOINTS)
     return model, result

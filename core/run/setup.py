@@ -38,6 +38,9 @@ def check_options(cfg) -> None:
             flag = "--" + name
             hint = "Pass --eval-only to evaluate without training." if name == "epochs" and value == 0 else None
             raise PtrunError(f"{flag} {value}: must be a finite number above 0.", hint=hint)
+    from ptrun.training.checks import check
+
+    check(cfg)
 
 
 def check_max_length(cfg, resolved) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 
 class FeatureDataset:
@@ -64,8 +65,10 @@ def _trainer_class():
     from transformers import Trainer
 
     class PtrunTrainer(Trainer):
-        def __init__(self, *args, group_by_length: bool = True, per_label_loss: bool = True, causal: bool = False, **kwargs):
+        def __init__(self, *args, group_by_length: bool = True, per_label_loss: bool = True, causal: bool = False,
+                     task_evaluate=None, **kwargs):
             super().__init__(*args, **kwargs)
+            self.task_evaluate = task_evaluate  # model -> the task's metrics on the validation split
             self.group_by_length = group_by_length
             self.causal = causal
             self.keeps_target_logits = None  # whether the model takes logits_to_keep; see _target_positions
@@ -102,6 +105,20 @@ def _trainer_class():
                 logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum"
             ) / self.labels_per_batch
             return (loss, outputs) if return_outputs else loss
+
+        def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+            """The task's own metrics (through ``task_evaluate``), logged and handed to the
+            callbacks' ``on_evaluate`` as ``eval_<metric>`` like the Trainer's own evaluation."""
+            if self.task_evaluate is None:
+                return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+            from ptrun.training.callbacks import eval_metrics
+
+            start = time.perf_counter()
+            metrics = eval_metrics(self.task_evaluate(self.model), metric_key_prefix, self.args.metric_for_best_model)
+            metrics[f"{metric_key_prefix}_runtime"] = round(time.perf_counter() - start, 4)
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+            return metrics
 
         def _target_positions(self, model, labels):
             """Positions t (of the inputs) whose next token t+1 is a target in some row, for
@@ -161,30 +178,40 @@ def _checkpointing_arguments(enabled: bool) -> dict:
     return {f"{name}_checkpointing": enabled, f"{name}_checkpointing_kwargs": {"use_reentrant": False}}
 
 
-def training_arguments(cfg, output_dir, n_examples: int):
+def training_arguments(cfg, output_dir, n_examples: int, main_metric: str | None = None):
     import torch
     from transformers import TrainingArguments
 
     from ptrun.backends.device import pick_device
 
-    steps_per_epoch = max(1, -(-n_examples // cfg.batch_size))
-    total = max(1, int(steps_per_epoch * cfg.epochs))
+    steps_per_epoch = max(1, -(-n_examples // (cfg.batch_size * cfg.gradient_accumulation_steps)))
+    total = cfg.max_steps or max(1, int(steps_per_epoch * cfg.epochs))
+    evaluating = cfg.eval_steps is not None
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=cfg.epochs,
         learning_rate=cfg.lr,
         per_device_train_batch_size=cfg.batch_size,
-        weight_decay=0.0,
-        lr_scheduler_type="linear",
-        warmup_steps=0,
+        max_steps=cfg.max_steps or -1,
+        weight_decay=cfg.weight_decay,
+        lr_scheduler_type=cfg.lr_scheduler.replace("-", "_"),
+        # A float below 1 is a fraction of the training steps (transformers >= 5 has no warmup_ratio).
+        warmup_steps=cfg.warmup_ratio if cfg.warmup_ratio is not None else cfg.warmup_steps,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        max_grad_norm=cfg.max_grad_norm,
         seed=cfg.seed,
         data_seed=cfg.seed,
         # Length grouping is ptrun's own sampler (ShuffledLengthBatches), chosen in the trainer.
         train_sampling_strategy="random",
-        eval_strategy="no",
-        save_strategy="steps" if cfg.save_steps else "no",
-        save_steps=cfg.save_steps or 500,
+        eval_strategy="steps" if evaluating else "no",
+        eval_steps=cfg.eval_steps,
+        # --load-best needs a checkpoint at each evaluation to go back to.
+        save_strategy="steps" if cfg.save_steps or cfg.load_best else "no",
+        save_steps=cfg.save_steps or cfg.eval_steps or 500,
         save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=cfg.load_best,
+        metric_for_best_model=f"eval_{main_metric}" if evaluating and main_metric else None,
+        greater_is_better=True,
         bf16=cfg.bf16,
         fp16=cfg.fp16,
         **_checkpointing_arguments(cfg.gradient_checkpointing),
@@ -192,8 +219,9 @@ def training_arguments(cfg, output_dir, n_examples: int):
         # processes as multi-CPU DDP (gloo) instead of silently training each one alone.
         use_cpu=cfg.device == "cpu" or (cfg.device == "auto" and pick_device("auto").type == "cpu"),
         logging_strategy="steps",
-        logging_steps=max(1, total // 5),
-        report_to="none",
+        logging_steps=cfg.logging_steps or max(1, total // 5),
+        report_to=cfg.report_to,
+        run_name=Path(output_dir).parent.name,
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,
         dataloader_pin_memory=torch.cuda.is_available(),
@@ -201,9 +229,16 @@ def training_arguments(cfg, output_dir, n_examples: int):
     )
 
 
-def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, next_token_loss: bool = False) -> dict:
-    """Train ``model`` in place; return timing and loss figures for metrics.json."""
-    args = training_arguments(cfg, output_dir, len(features))
+def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, next_token_loss: bool = False,
+          callbacks=(), evaluate=None, main_metric: str | None = None, tensorboard_dir=None) -> dict:
+    """Train ``model`` in place; return timing and loss figures for metrics.json.
+
+    ``callbacks`` are TrainerCallbacks added to the Trainer. ``evaluate(model) -> metrics`` is
+    the task's evaluation on the validation split, run every ``--eval-steps``; its ``main_metric``
+    decides early stopping and the best checkpoint."""
+    from ptrun.training import callbacks as ptrun_callbacks
+
+    args = training_arguments(cfg, output_dir, len(features), main_metric)
     trainer = _trainer_class()(
         model=model,
         args=args,
@@ -215,6 +250,10 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
         # AdaLoRA adds its orthogonality penalty to the model's own loss; keep that loss.
         per_label_loss=cfg.method != "adalora",
         causal=next_token_loss,
+        task_evaluate=evaluate if cfg.eval_steps else None,
+        # The Trainer wants an eval_dataset once eval_strategy is set; evaluate() predicts through
+        # the task instead, so it only stands in.
+        eval_dataset=FeatureDataset([{}]) if cfg.eval_steps else None,
     )
     from transformers.trainer_callback import ProgressCallback
 
@@ -226,6 +265,8 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
         from ptrun.training.methods import adalora_callback
 
         trainer.add_callback(adalora_callback())
+    for callback in ptrun_callbacks.for_run(cfg, trainer, tensorboard_dir) + list(callbacks):
+        trainer.add_callback(callback)
     if args.world_size > 1:
         import click
 
@@ -234,14 +275,16 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if cfg.resume else None)
     runtime = time.perf_counter() - start
+    epochs_trained = float(trainer.state.epoch or 0)
     return {
         "train_runtime": round(runtime, 3),
         "train_sentences": len(features),
         "epochs": cfg.epochs,
-        "train_samples_per_second": round(len(features) * cfg.epochs / runtime, 3),
+        "train_samples_per_second": round(len(features) * epochs_trained / runtime, 3),
         "train_loss": round(float(result.training_loss), 6),
         "steps": int(result.global_step),
         "world_size": args.world_size,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "total_parameters": sum(p.numel() for p in model.parameters()),
+        **ptrun_callbacks.training_outcome(cfg, trainer, epochs_trained),
     }
