@@ -67,9 +67,15 @@ def training_outcome(cfg, trainer, epochs_trained: float) -> dict:
     state = trainer.state
     out = {"epochs_trained": round(epochs_trained, 4)}
     if cfg.eval_steps:
-        out["evaluations"] = sum(1 for row in state.log_history if any(k.startswith("eval_") for k in row))
-        out["best_metric"] = state.best_metric
-        out["best_step"] = state.best_global_step
+        key = trainer.args.metric_for_best_model
+        evals = [row for row in state.log_history if key in row]
+        best = max(evals, key=lambda row: row[key], default=None)  # the first of equals, as the Trainer keeps it
+        out["evaluations"] = len(evals)
+        out["best_metric"] = best[key] if best else None
+        out["best_step"] = best["step"] if best else None
+        if state.best_model_checkpoint:  # with checkpoints the Trainer's own choice is the record
+            out["best_metric"] = state.best_metric
+            out["best_step"] = int(state.best_model_checkpoint.rstrip("/").rsplit("-", 1)[-1])
         out["stopped_early"] = bool(cfg.early_stopping_patience) and state.global_step < state.max_steps
         out["kept"] = "best" if cfg.load_best and state.best_model_checkpoint else "last"
     return out
