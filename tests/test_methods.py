@@ -79,7 +79,8 @@ def test_killed_training_resumes_to_the_same_result(tiny_encoder, sentiment_file
         time.sleep(0.05)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    assert not (out / "metrics.json").exists()
+    killed = json.loads((out / "metrics.json").read_text())
+    assert set(killed) == {"history"} and killed["history"][0]["step"] == 48  # the curve so far, no results
     written = [p for p in out.rglob("*.json") if "checkpoints" not in p.parts]
     assert written and all(json.loads(p.read_text()) for p in written)  # nothing ptrun wrote is truncated
     assert not list(out.rglob(".*.tmp"))
@@ -89,6 +90,8 @@ def test_killed_training_resumes_to_the_same_result(tiny_encoder, sentiment_file
     first = json.loads((whole / "metrics.json").read_text())
     resumed = json.loads((out / "metrics.json").read_text())
     assert resumed["train"]["steps"] == first["train"]["steps"] == 240
+    steps = [row["step"] for row in resumed["history"] if "loss" in row]
+    assert steps == [row["step"] for row in first["history"] if "loss" in row] == [48, 96, 144, 192, 240]
     assert abs(resumed["test"]["accuracy"] - first["test"]["accuracy"]) <= 1 / 6 + 1e-9  # one of 6 examples
     config = json.loads((out / "config.json").read_text())
     assert config["status"] == "complete" and len(config["resumed"]) == 1

@@ -44,7 +44,7 @@ def test_ner_run_writes_a_complete_run_folder(cli, tiny_encoder, ner_files, tmp_
     assert config["template"] == "ner/default" and len(config["template_sha256"]) == 64
     assert {"torch", "transformers"} <= set(config["versions"])
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"train", "validation", "test"}
+    assert set(metrics) == {"train", "validation", "test", "history"}
     assert {"f1", "precision", "recall", "token_accuracy", "per_type_report"} <= set(metrics["test"])
     assert metrics["train"]["train_sentences"] == 12
     rows = [json.loads(line) for line in (out / "predictions/test.jsonl").read_text().splitlines()]
