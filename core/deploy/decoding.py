@@ -1,0 +1,208 @@
+"""Token-level generation for the OpenAI-compatible endpoints: one decode loop for a batch of
+requests, each with its own sampling settings, stops, log-probabilities and stream.
+
+``model.generate`` takes one set of sampling settings per call and one random stream for the
+whole batch, so a seeded request would sample differently depending on what it was batched
+with. This loop keeps a :class:`torch.Generator` per request (the same seed gives the same
+answer alone or in any batch), applies each request's temperature and top-p with transformers'
+logits warpers, and stops each row on its own (an end token, a stop string, ``max_tokens``).
+Prompts are left-padded, positions count real tokens only, and one key/value cache serves the
+whole batch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class GenJob:
+    """One prompt to continue, and what to report about it."""
+
+    prompt: list[int]
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    #: Top-k log-probabilities to report for each generated token (None: none).
+    logprobs: int | None = None
+    #: Also report the prompt tokens' log-probabilities (``echo`` with ``logprobs``).
+    prompt_logprobs: bool = False
+    #: Called from the worker thread with each new piece of text as it is final.
+    on_text: Callable[[str], None] | None = None
+    #: Set (from any thread) when the client went away: the row stops at the next step.
+    cancelled: bool = False
+    # -- filled in by :func:`generate` ----------------------------------------------
+    tokens: list[int] = field(default_factory=list)
+    text: str = ""
+    finish_reason: str | None = None
+    #: The tokens ``token_logprobs`` describe: ``tokens`` and the end token that stopped it.
+    logprob_ids: list[int] = field(default_factory=list)
+    token_logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[dict] = field(default_factory=list)
+    prompt_token_logprobs: list = field(default_factory=list)
+    prompt_top_logprobs: list = field(default_factory=list)
+    _emitted: int = 0  # characters of text already given to on_text (a retried batch re-runs a job)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0
+
+
+def _top(logp, k: int, piece) -> dict:
+    """``{token text: log-probability}`` of the ``k`` likeliest tokens."""
+    values, ids = logp.topk(k)
+    return {piece(int(i)): round(float(v), 6) for v, i in zip(values, ids)}
+
+
+def prompt_logprobs(model, job: GenJob, piece) -> None:
+    """The log-probability of each prompt token given the ones before it (None for the first,
+    as OpenAI writes it), and the top ``job.logprobs`` alternatives at each position."""
+    import torch
+
+    from ptrun.backends.kernels import model_device
+
+    ids = torch.tensor([job.prompt], device=model_device(model))
+    logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
+    job.prompt_token_logprobs = [None] + [round(float(logp[i, t]), 6) for i, t in enumerate(job.prompt[1:])]
+    k = job.logprobs or 0
+    job.prompt_top_logprobs = [None] + [_top(logp[i], k, piece) if k else {} for i in range(len(job.prompt) - 1)]
+
+
+class _Row:
+    """Decoding state of one job: its sampler, its text so far and where it stops."""
+
+    def __init__(self, job: GenJob, tokenizer, stop_ids: set[int]):
+        import torch
+        from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+        self.job, self.tokenizer, self.stop_ids = job, tokenizer, stop_ids
+        warpers = []
+        if not job.greedy:
+            warpers.append(TemperatureLogitsWarper(job.temperature))
+            if job.top_p < 1:
+                warpers.append(TopPLogitsWarper(job.top_p))
+        self.warp = LogitsProcessorList(warpers)
+        seed = job.seed if job.seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
+        self.generator = torch.Generator().manual_seed(seed)
+        self.hold = max((len(s) for s in job.stop), default=1) - 1
+        job.tokens, job.text, job.finish_reason = [], "", None
+        job.logprob_ids, job.token_logprobs, job.top_logprobs = [], [], []
+
+    def choose(self, logits, piece) -> int:
+        """Pick the next token from this row's logits ``[vocab]`` and record it."""
+        import torch
+
+        job = self.job
+        if job.greedy:
+            token = int(logits.argmax())
+        else:
+            scores = self.warp(torch.zeros((1, 1), dtype=torch.long), logits[None].float().cpu())  # the warpers read no ids
+            probs = torch.softmax(scores, dim=-1)[0]
+            token = int(torch.multinomial(probs, 1, generator=self.generator))
+        if job.logprobs is not None:
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            job.logprob_ids.append(token)
+            job.token_logprobs.append(round(float(logp[token]), 6))
+            job.top_logprobs.append(_top(logp, job.logprobs, piece) if job.logprobs else {})
+        return token
+
+    def add(self, token: int) -> bool:
+        """Append ``token``; True when the row is done."""
+        job = self.job
+        if token in self.stop_ids:
+            job.finish_reason = "stop"
+            self._flush(job.text)
+            return True
+        job.tokens.append(token)
+        text = self.tokenizer.decode(job.tokens, skip_special_tokens=True)
+        for s in job.stop:
+            at = text.find(s)
+            if at >= 0:
+                job.text, job.finish_reason = text[:at], "stop"
+                self._flush(job.text)
+                return True
+        job.text = text
+        if len(job.tokens) >= job.max_tokens:
+            job.finish_reason = "length"
+            self._flush(text)
+            return True
+        # Hold back an unfinished character, and what could still become a stop string.
+        safe = len(text) - (1 if text.endswith("\ufffd") else 0)
+        if job.stop:
+            safe = min(safe, len(text) - self.hold)
+        self._flush(text[: max(safe, 0)])
+        return False
+
+    def _flush(self, text: str) -> None:
+        job = self.job
+        if job.on_text is not None and len(text) > job._emitted:
+            job.on_text(text[job._emitted :])
+            job._emitted = len(text)
+
+
+def generate(model, tokenizer, jobs: list[GenJob], stop_ids: list[int], on_token=None) -> None:
+    """Continue every job's prompt (in place: ``tokens``, ``text``, ``finish_reason`` and the
+    log-probabilities asked for). ``on_token()`` is called once per generated token (metrics)."""
+    import torch
+
+    from ptrun.backends.kernels import _cache_kwarg, _left_pad, accepts, model_device, uses_soft_prompt
+
+    def piece(token_id: int) -> str:
+        return tokenizer.decode([token_id])
+
+    with torch.inference_mode():
+        for job in jobs:
+            if job.prompt_logprobs:
+                prompt_logprobs(model, job, piece)
+        rows = [_Row(job, tokenizer, set(stop_ids)) for job in jobs]
+        for row in rows:
+            if row.job.max_tokens == 0 or row.job.cancelled:
+                row.job.finish_reason = "length"
+        live = [i for i, row in enumerate(rows) if row.job.finish_reason is None]
+        if not live:
+            return
+        dev = model_device(model)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids, attn = _left_pad([jobs[i].prompt for i in live], pad)
+        ids, attn = ids.to(dev), attn.to(dev)
+        positions = (attn.cumsum(-1) - 1).clamp(min=0)
+        keep = {"logits_to_keep": 1} if accepts(model, "logits_to_keep") else {}
+        # A soft-prompt model prepends its virtual tokens on every call, so it cannot continue a
+        # cache: it reads the whole sequence at each step instead.
+        recompute = uses_soft_prompt(model)
+        if recompute:
+            out = model(input_ids=ids, attention_mask=attn)
+        else:
+            out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True, **keep)
+        active = list(range(len(live)))  # batch rows still generating
+        steps = max(jobs[i].max_tokens for i in live)
+        for _ in range(steps):
+            logits = out.logits[:, -1]
+            next_ids = torch.full((len(live),), pad, dtype=torch.long)
+            still = []
+            for b in active:
+                row = rows[live[b]]
+                token = row.choose(logits[b], piece)
+                next_ids[b] = token
+                if on_token is not None:
+                    on_token()
+                if not (row.add(token) or row.job.cancelled):
+                    still.append(b)
+                elif row.job.finish_reason is None:
+                    row.job.finish_reason = "cancelled"
+            active = still
+            if not active:
+                return
+            positions = positions[:, -1:] + 1
+            attn = torch.cat([attn, torch.ones((len(live), 1), dtype=attn.dtype, device=dev)], dim=-1)
+            if recompute:
+                ids = torch.cat([ids, next_ids[:, None].to(dev)], dim=-1)
+                out = model(input_ids=ids, attention_mask=attn)
+                continue
+            cache = getattr(out, "cache", None) or out.past_key_values
+            out = model(input_ids=next_ids[:, None].to(dev), attention_mask=attn, position_ids=positions,
+                        use_cache=True, **keep, **{_cache_kwarg(model): cache})
