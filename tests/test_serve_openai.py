@@ -308,3 +308,58 @@ def test_load_500_requests_from_32_clients(lm_server):
     batches = lm_server.metric("ptrun_batch_requests_bucket")
     assert batches['{le="1.0",model="lm/generate"}'] < batches['{le="+Inf",model="lm/generate"}']  # batched
     print(f"500 requests from 32 clients in {elapsed:.1f} s")
+
+
+# -- scale-out ------------------------------------------------------------------------------
+def test_two_workers_share_the_port_and_answer_as_one_server(lm_server, tiny_llama, tmp_path):
+    inputs = [{"text": f"Review number {i}: quite a good film."} for i in range(24)]
+    expected = lm_server.predict(inputs, "lm").json()["predictions"]
+    prompts = [f"Story {i}:" for i in range(8)]
+
+    def complete(url, p):
+        return httpx.post(url + "/v1/completions", json={"model": "lm", "prompt": p, "max_tokens": 4, "temperature": 0}, timeout=60)
+
+    texts = [complete(lm_server.url, p).json()["choices"][0]["text"] for p in prompts]
+    server = Server(["--model", f"lm={tiny_llama}", "--task", "sentiment", "--workers", 2], tmp_path / "server.log")
+    try:
+        ready, deadline = set(), time.monotonic() + 180
+        while len(ready) < 2:  # each connection goes to one worker; wait until both are warm
+            assert time.monotonic() < deadline and server.proc.poll() is None, server.log()
+            try:
+                r = httpx.get(server.url + "/ready", timeout=10)
+                if r.status_code == 200:
+                    ready.add(r.headers["x-ptrun-worker"])
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        assert server.proc.pid not in {int(p) for p in ready}  # workers, not the supervisor
+
+        def predict(i):  # a fresh connection per request, as from many clients
+            return httpx.post(server.url + "/v1/predict", json={"model": "lm", "inputs": [inputs[i]]}, timeout=60)
+
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(predict, range(len(inputs))))
+            completions = list(pool.map(lambda p: complete(server.url, p), prompts))
+        assert [r.json()["predictions"][0] | {"id": None} for r in got] == [e | {"id": None} for e in expected]
+        assert [r.json()["choices"][0]["text"] for r in completions] == texts
+        assert {r.headers["x-ptrun-worker"] for r in got + completions} == ready  # both answered
+        server.proc.terminate()
+        assert server.proc.wait(60) == 0, server.log()
+    finally:
+        server.stop()
+
+
+def test_a_merged_dialogue_run_loads_in_plain_transformers_with_its_chat_layout(client, dialogue_run, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ptrun.plugins.dialogue.chat import ChatSession
+
+    _cli("export", dialogue_run, "--merge", "-o", tmp_path / "merged")
+    folder = tmp_path / "merged" / "model"
+    model, tok = AutoModelForCausalLM.from_pretrained(str(folder)).eval(), AutoTokenizer.from_pretrained(str(folder))
+    # What vLLM's OpenAI server would render for these messages (the dialogue template's system text first).
+    messages = [{"role": "system", "content": SYSTEM}, *HELLO]
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    assert ids == ChatSession(str(dialogue_run)).prompt_ids(HELLO)
+    served = client.chat.completions.create(model="dlg", messages=HELLO, temperature=0, max_tokens=12)
+    assert _greedy((model, tok), ids, 12) == served.choices[0].message.content  # the adapter is in the weights

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
 import sys
 import threading
 import time
@@ -79,6 +80,7 @@ def create_app(models: list, *, api_key: str | None = None, max_inputs: int = 25
     for m in models:
         m.metrics = metrics
     stopping = threading.Event()
+    worker = str(os.getpid())
 
     def load_all():
         for m in models:
@@ -126,6 +128,7 @@ def create_app(models: list, *, api_key: str | None = None, max_inputs: int = 25
                 log(f"internal error on {request.method} {path}:\n{traceback.format_exc()}")
                 response = error_response(500, f"internal server error: {type(exc).__name__}")
         metrics.request(path if path in ENDPOINTS else "other", response.status_code, time.perf_counter() - start)
+        response.headers["x-ptrun-worker"] = worker  # which replica answered (--workers, load balancers)
         return response
 
     @app.get("/health")
