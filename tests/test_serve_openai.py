@@ -133,6 +133,22 @@ def test_streaming_chat_sends_the_same_text_then_done(client, lm_server):
     assert json.loads(lines[-2][6:])["choices"][0]["finish_reason"] == "length"
 
 
+def test_a_client_that_leaves_a_stream_stops_its_generation(lm_server):
+    def generated():
+        return sum(lm_server.metric("ptrun_tokens_generated_total").values())
+
+    before = generated()
+    body = {"model": "lm", "messages": HELLO, "max_tokens": 400, "temperature": 0, "stream": True}
+    with lm_server.client.stream("POST", "/v1/chat/completions", json=body) as r:
+        lines = r.iter_lines()
+        assert next(lines).startswith("data: ")  # the role chunk: generation has started
+    time.sleep(2)  # the server notices at its next write and stops the row
+    spent = generated() - before
+    assert 0 < spent < 400
+    time.sleep(1)
+    assert generated() - before == spent  # and nothing runs on
+
+
 def test_seeded_sampling_is_reproducible_alone_or_batched(client):
     def ask(seed, top_p=1.0):
         r = client.chat.completions.create(model="lm", messages=HELLO, temperature=1.5, top_p=top_p, seed=seed, max_tokens=12)
