@@ -66,7 +66,8 @@ def prompt_logprobs(model, job: GenJob, piece) -> None:
     from ptrun.backends.kernels import model_device
 
     ids = torch.tensor([job.prompt], device=model_device(model))
-    logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
+    logits = model(input_ids=ids).logits[0, -len(job.prompt) :]  # past a soft prompt's virtual tokens
+    logp = torch.log_softmax(logits.float(), dim=-1)
     job.prompt_token_logprobs = [None] + [round(float(logp[i, t]), 6) for i, t in enumerate(job.prompt[1:])]
     k = job.logprobs or 0
     job.prompt_top_logprobs = [None] + [_top(logp[i], k, piece) if k else {} for i in range(len(job.prompt) - 1)]
@@ -146,7 +147,8 @@ class _Row:
 
 def generate(model, tokenizer, jobs: list[GenJob], stop_ids: list[int], on_token=None) -> None:
     """Continue every job's prompt (in place: ``tokens``, ``text``, ``finish_reason`` and the
-    log-probabilities asked for). ``on_token()`` is called once per generated token (metrics)."""
+    log-probabilities asked for). ``on_token()`` is called once per generated token, the end
+    token apart (metrics)."""
     import torch
 
     from ptrun.backends.kernels import _cache_kwarg, _left_pad, accepts, model_device, uses_soft_prompt
@@ -188,7 +190,7 @@ def generate(model, tokenizer, jobs: list[GenJob], stop_ids: list[int], on_token
                 row = rows[live[b]]
                 token = row.choose(logits[b], piece)
                 next_ids[b] = token
-                if on_token is not None:
+                if on_token is not None and token not in row.stop_ids:  # as usage counts them
                     on_token()
                 if not (row.add(token) or row.job.cancelled):
                     still.append(b)
