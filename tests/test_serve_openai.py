@@ -103,6 +103,12 @@ def test_chat_in_the_runs_own_layout_answers_as_ptrun_predicts(client, dialogue_
     assert reply.usage.prompt_tokens == len(prompt)
     assert reply.usage.completion_tokens == 48 if choice.finish_reason == "length" else reply.usage.completion_tokens <= 48
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+    # A system message becomes the dialogue's system text, as in the task's data.
+    talk = [{"role": "system", "content": "You are a pirate."}, *HELLO]
+    expected = ptrun.load(str(dialogue_run)).predict([{"messages": talk}])[0]
+    reply = client.chat.completions.create(model="dlg", messages=talk, temperature=0, max_tokens=12)
+    assert reply.choices[0].message.content and expected["generated"].startswith(reply.choices[0].message.content)
+    assert reply.usage.prompt_tokens == len(ChatSession(str(dialogue_run), system="You are a pirate.").prompt_ids(HELLO))
 
 
 def test_chat_on_a_zero_shot_model_uses_the_tokenizers_chat_template(client, hf):
@@ -161,6 +167,25 @@ def test_seeded_sampling_is_reproducible_alone_or_batched(client):
     assert together[0] == together[4] == together[7] == alone
     assert len(set(together)) > 2  # other seeds sample other text
     assert ask(7, top_p=0.5) == ask(7, top_p=0.5)
+
+
+def test_sampling_follows_temperature_and_top_p():
+    import numpy as np
+
+    from ptrun.deploy.decoding import sample
+
+    probs = np.array([0.5, 0.3, 0.15, 0.05])
+    grid = (np.arange(4000) + 0.5) / 4000  # evenly spread draws: frequencies are exact up to the grid
+
+    def freq(**kw):
+        picks = [sample(np.log(probs).astype(np.float32), u=u, **kw) for u in grid]
+        return np.bincount(picks, minlength=4) / len(grid)
+
+    assert freq(temperature=1.0, top_p=1.0) == pytest.approx(probs, abs=1e-3)
+    assert freq(temperature=1.0, top_p=0.7) == pytest.approx([0.5 / 0.8, 0.3 / 0.8, 0, 0], abs=1e-3)  # the nucleus
+    sharp = probs**2 / (probs**2).sum()  # temperature 0.5 squares the probabilities
+    assert freq(temperature=0.5, top_p=1.0) == pytest.approx(sharp, abs=1e-3)
+    assert freq(temperature=1.0, top_p=0.4) == pytest.approx([1, 0, 0, 0])
 
 
 def test_stop_strings_end_the_text_before_them(client):

@@ -4,8 +4,8 @@ requests, each with its own sampling settings, stops, log-probabilities and stre
 ``model.generate`` takes one set of sampling settings per call and one random stream for the
 whole batch, so a seeded request would sample differently depending on what it was batched
 with. This loop keeps a :class:`torch.Generator` per request (the same seed gives the same
-answer alone or in any batch), applies each request's temperature and top-p with transformers'
-logits warpers, and stops each row on its own (an end token, a stop string, ``max_tokens``).
+answer alone or in any batch), applies each request's temperature and top-p (:func:`sample`),
+and stops each row on its own (an end token, a stop string, ``max_tokens``).
 Prompts are left-padded, positions count real tokens only, and one key/value cache serves the
 whole batch.
 """
@@ -53,9 +53,40 @@ class GenJob:
 
 
 def _top(logp, k: int, piece) -> dict:
-    """``{token text: log-probability}`` of the ``k`` likeliest tokens."""
-    values, ids = logp.topk(k)
-    return {piece(int(i)): round(float(v), 6) for v, i in zip(values, ids)}
+    """``{token text: log-probability}`` of the ``k`` likeliest tokens (``logp``: a numpy row)."""
+    import numpy as np
+
+    ids = np.argpartition(-logp, k - 1)[:k]
+    ids = ids[np.argsort(-logp[ids], kind="stable")]
+    return {piece(int(i)): round(float(logp[i]), 6) for i in ids}
+
+
+def _log_softmax(row):
+    import numpy as np
+
+    z = row - row.max()
+    return z - np.log(np.exp(z).sum())
+
+
+def sample(logits, temperature: float, top_p: float, u: float) -> int:
+    """The token at ``u`` (uniform in [0, 1)) of the distribution ``softmax(logits / temperature)``
+    cut to its smallest set of likeliest tokens holding ``top_p`` of the mass (nucleus sampling).
+
+    On numpy: per-row torch calls over a 50k vocabulary cost milliseconds each on a busy CPU
+    (every one a parallel region), which would dominate a small model's decode step."""
+    import numpy as np
+
+    z = logits.astype(np.float64) / temperature
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    order = None
+    if top_p < 1:
+        order = np.argsort(-p, kind="stable")
+        p = p[order]
+        p = p[: int(np.searchsorted(np.cumsum(p), top_p)) + 1]  # mass before the last one kept is < top_p
+    cdf = np.cumsum(p)
+    at = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(cdf) - 1)
+    return int(order[at]) if order is not None else at
 
 
 def prompt_logprobs(model, job: GenJob, piece) -> None:
@@ -67,7 +98,7 @@ def prompt_logprobs(model, job: GenJob, piece) -> None:
 
     ids = torch.tensor([job.prompt], device=model_device(model))
     logits = model(input_ids=ids).logits[0, -len(job.prompt) :]  # past a soft prompt's virtual tokens
-    logp = torch.log_softmax(logits.float(), dim=-1)
+    logp = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
     job.prompt_token_logprobs = [None] + [round(float(logp[i, t]), 6) for i, t in enumerate(job.prompt[1:])]
     k = job.logprobs or 0
     job.prompt_top_logprobs = [None] + [_top(logp[i], k, piece) if k else {} for i in range(len(job.prompt) - 1)]
@@ -78,34 +109,25 @@ class _Row:
 
     def __init__(self, job: GenJob, tokenizer, stop_ids: set[int]):
         import torch
-        from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
         self.job, self.tokenizer, self.stop_ids = job, tokenizer, stop_ids
-        warpers = []
-        if not job.greedy:
-            warpers.append(TemperatureLogitsWarper(job.temperature))
-            if job.top_p < 1:
-                warpers.append(TopPLogitsWarper(job.top_p))
-        self.warp = LogitsProcessorList(warpers)
         seed = job.seed if job.seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(seed)  # one stream per request
         self.hold = max((len(s) for s in job.stop), default=1) - 1
         job.tokens, job.text, job.finish_reason = [], "", None
         job.logprob_ids, job.token_logprobs, job.top_logprobs = [], [], []
 
     def choose(self, logits, piece) -> int:
-        """Pick the next token from this row's logits ``[vocab]`` and record it."""
+        """Pick the next token from this row's logits (a numpy ``[vocab]`` row) and record it."""
         import torch
 
         job = self.job
         if job.greedy:
             token = int(logits.argmax())
         else:
-            scores = self.warp(torch.zeros((1, 1), dtype=torch.long), logits[None].float().cpu())  # the warpers read no ids
-            probs = torch.softmax(scores, dim=-1)[0]
-            token = int(torch.multinomial(probs, 1, generator=self.generator))
+            token = sample(logits, job.temperature, job.top_p, float(torch.rand((), generator=self.generator)))
         if job.logprobs is not None:
-            logp = torch.log_softmax(logits.float(), dim=-1)
+            logp = _log_softmax(logits)
             job.logprob_ids.append(token)
             job.token_logprobs.append(round(float(logp[token]), 6))
             job.top_logprobs.append(_top(logp, job.logprobs, piece) if job.logprobs else {})
@@ -183,7 +205,7 @@ def generate(model, tokenizer, jobs: list[GenJob], stop_ids: list[int], on_token
         active = list(range(len(live)))  # batch rows still generating
         steps = max(jobs[i].max_tokens for i in live)
         for _ in range(steps):
-            logits = out.logits[:, -1]
+            logits = out.logits[:, -1].float().cpu().numpy()
             next_ids = torch.full((len(live),), pad, dtype=torch.long)
             still = []
             for b in active:
