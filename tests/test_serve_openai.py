@@ -111,6 +111,30 @@ def test_chat_in_the_runs_own_layout_answers_as_ptrun_predicts(client, dialogue_
     assert reply.usage.prompt_tokens == len(ChatSession(str(dialogue_run), system="You are a pirate.").prompt_ids(HELLO))
 
 
+def test_chat_on_a_plain_text_dialogue_layout_stops_at_the_next_speaker(dialogue_run):
+    """--no-chat: the dialogue task lays the conversation out as its transcript and ends the
+    response where the model starts the user's next turn (Task.chat_stops)."""
+    from ptrun.deploy.decoding import GenJob
+    from ptrun.deploy.served import ServedModel
+
+    served = ServedModel("d", str(dialogue_run), None, None, "cpu", {"chat": False},
+                         dict(max_batch_size=4, max_wait_ms=0, max_queue=8))
+    served.load()
+    try:
+        ids, stops = served.lm.chat_prompt(HELLO, 8)
+        text = served.lm.tokenizer.decode(ids)
+        assert text.startswith(SYSTEM) and text.endswith("User: Hi! How was your weekend?\nAssistant:")
+        assert stops == ["\nUser:"]
+        job = GenJob(ids, max_tokens=40, temperature=0, stop=stops)
+        served.lm.submit([job]).result(60)
+        free = GenJob(ids, max_tokens=40, temperature=0)
+        served.lm.submit([free]).result(60)
+        assert "\nUser:" not in job.text and free.text.startswith(job.text)
+        assert job.finish_reason == "stop" if "\nUser:" in free.text else job.text == free.text
+    finally:
+        served.close()
+
+
 def test_chat_on_a_zero_shot_model_uses_the_tokenizers_chat_template(client, hf):
     messages = [{"role": "system", "content": "Be terse."}, *HELLO]
     reply = client.chat.completions.create(model="lm", messages=messages, temperature=0, max_tokens=12)
