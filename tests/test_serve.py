@@ -260,6 +260,11 @@ def test_errors(main_server):
         assert _error(c.get(path, headers={"Authorization": "Bearer wrong"}), 401)["type"] == "authentication_error"
     _error(c.post("/v1/predict", json={"model": "lm", "inputs": good}), 401)
     _error(c.post("/v1/predict", json={"model": "lm", "inputs": good}, headers={"Authorization": KEY}), 401)
+    # The OpenAI endpoints: a key is needed; an encoder cannot chat or complete.
+    chat = {"model": "sst-run", "messages": [{"role": "user", "content": "Hi"}]}
+    _error(c.post("/v1/chat/completions", json=chat), 401)
+    assert "causal language model" in _error(c.post("/v1/chat/completions", json=chat, headers=AUTH), 422, "model")["message"]
+    _error(c.post("/v1/completions", json={"model": "sst-run", "prompt": "Hi"}, headers=AUTH), 422, "model")
     assert c.get("/health").status_code == 200
     assert post({"model": "lm", "inputs": good}).status_code == 200  # still serving
 
@@ -382,6 +387,36 @@ def test_batcher_batches_bounds_and_drains():
     assert batcher.pending == 0
     with pytest.raises(Closed):
         batcher.submit("late")
+
+
+def test_batcher_waits_for_company_only_while_requests_overlap():
+    from ptrun.deploy.batching import Batcher
+
+    gate, seen = threading.Event(), []
+    gate.set()
+
+    def run(payloads):
+        gate.wait(10)
+        seen.append(list(payloads))
+        return payloads
+
+    batcher = Batcher(run, max_batch_size=8, max_wait_ms=1000, max_queue=16)
+    start = time.monotonic()
+    assert batcher.submit("lone").result(10) == "lone"
+    assert time.monotonic() - start < 0.5  # a lone client's request does not wait the 1000 ms
+    gate.clear()
+    first = batcher.submit("x")  # runs at once, held at the gate
+    time.sleep(0.2)
+    more = [batcher.submit(p) for p in "ab"]  # queue while it runs: the next batch
+    gate.set()
+    assert [f.result(10) for f in (first, *more)] == ["x", "a", "b"]
+    assert seen[-2:] == [["x"], ["a", "b"]]
+    # The last batch held two requests: the next one waits for company.
+    late = batcher.submit("c")
+    time.sleep(0.1)
+    later = batcher.submit("d")
+    assert [late.result(10), later.result(10)] == ["c", "d"] and seen[-1] == ["c", "d"]
+    batcher.close(10)
 
 
 # -- lifecycle ----------------------------------------------------------------------------

@@ -60,10 +60,12 @@ def _check(pairs, task) -> None:
               help="Largest request body; past it, 413.")
 @click.option("--api-key", envvar="PTRUN_API_KEY", metavar="KEY",
               help="Require 'Authorization: Bearer KEY' on every endpoint but /health [default: $PTRUN_API_KEY].")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="Server processes on the one port, each with its own copy of the models (scale out on one machine).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(model, extra_models, task, template, host, port, max_batch_size, max_wait_ms, max_queue, max_inputs,
-          max_body_bytes, api_key, log_level, **options):
+          max_body_bytes, api_key, workers, log_level, **options):
     """Serve MODEL (a run folder, or an alias or model folder with --task) over HTTP.
 
     \b
@@ -71,6 +73,7 @@ def serve(model, extra_models, task, template, host, port, max_batch_size, max_w
     GET  /ready           200 once every model is loaded and warmed up, else 503
     GET  /v1/models       the models: name, task, template, method, model kind
     POST /v1/predict      {"model": NAME, "inputs": [{...fields...}, ...]} -> {"model", "predictions"}
+    POST /v1/chat/completions, /v1/completions   OpenAI's API, for causal LMs
     GET  /metrics         Prometheus metrics
     Requests that arrive together run as one batch (--max-batch-size, --max-wait-ms).
     """
@@ -88,6 +91,16 @@ def serve(model, extra_models, task, template, host, port, max_batch_size, max_w
 
     device = options.pop("device")
     batching = dict(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue)
+    if workers > 1:
+        from ptrun.deploy.workers import run_workers
+
+        specs = [dict(name=name, path=path, task=task, template=template, device=device, options=options, batching=batching)
+                 for name, path in pairs]
+        failure = run_workers(workers, specs, dict(api_key=api_key or None, max_inputs=max_inputs, max_body_bytes=max_body_bytes),
+                              dict(host=host, port=port, log_level=log_level, access_log=False))
+        if failure:
+            raise PtrunError(f"A model failed to load: {failure}")
+        return
     served = [ServedModel(name, path, task, template, device, options, batching) for name, path in pairs]
     failed: list[str] = []
 

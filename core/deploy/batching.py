@@ -5,6 +5,8 @@ A :class:`Batcher` owns one worker thread. Requests are queued with :meth:`Batch
 up to ``max_wait_ms`` for more (while the batch holds at most ``max_batch_size`` inputs), and
 hands the whole batch to ``run`` as one call. When that call raises and the batch held several
 requests, each request is run again on its own, so only the request at fault gets the error.
+The wait only happens while requests have been arriving together (the last batch held several):
+a lone client's request runs at once, and under load requests queue while the model runs anyway.
 The queue is bounded: past ``max_queue`` pending inputs, :meth:`submit` raises
 :class:`QueueFull`. Nothing here knows HTTP or models: ``run`` maps a list of payloads to a list
 of results, one per payload.
@@ -54,6 +56,7 @@ class Batcher:
         self._cond = threading.Condition()
         self._pending = 0  # inputs queued or running, not yet answered
         self._closed = False
+        self._last_requests = 0  # requests in the last batch: several means clients overlap
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -93,7 +96,7 @@ class Batcher:
                 self._cond.wait()
             batch = [self._queue.popleft()]
             inputs = batch[0].size
-            deadline = time.monotonic() + self.max_wait
+            deadline = time.monotonic() + (self.max_wait if self._last_requests > 1 else 0)
             while inputs < self.max_batch_size:
                 if not self._queue:
                     left = deadline - time.monotonic()
@@ -106,6 +109,7 @@ class Batcher:
                 job = self._queue.popleft()
                 batch.append(job)
                 inputs += job.size
+            self._last_requests = len(batch)
             return batch
 
     def _work(self) -> None:

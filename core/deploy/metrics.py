@@ -1,5 +1,7 @@
 """The server's Prometheus metrics (``GET /metrics``): requests by endpoint and status, request
-latency, batch sizes (inputs and requests per model call), batch time and queue depth.
+latency, batch sizes (inputs and requests per model call), batch time, queue depth and tokens
+generated. A causal LM's generation jobs batch on their own: their batch metrics carry the model
+label ``NAME/generate``.
 
 Each server has its own registry, so several apps in one process never share counters.
 """
@@ -22,6 +24,7 @@ class Metrics:
         self.batch_inputs = Histogram("ptrun_batch_inputs", "Inputs per model call.", ["model"], buckets=SIZES, registry=r)
         self.batch_requests = Histogram("ptrun_batch_requests", "Requests per model call.", ["model"], buckets=SIZES, registry=r)
         self.batch_seconds = Histogram("ptrun_batch_duration_seconds", "Time of one model call.", ["model"], registry=r)
+        self.tokens = Counter("ptrun_tokens_generated", "Tokens generated (chat and completions).", ["model"], registry=r)
         self.queue_depth = Gauge("ptrun_queue_depth", "Inputs queued or running, not yet answered.", ["model"], registry=r)
 
     def request(self, endpoint: str, status: int, seconds: float) -> None:

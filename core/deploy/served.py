@@ -65,6 +65,7 @@ class ServedModel:
         self.metrics = metrics
         self.predictor = None
         self.batcher: Batcher | None = None
+        self.lm = None  # LMServing, for a causal LM
         self.error: str | None = None
         self.ready = threading.Event()
         self.created = int(time.time())
@@ -73,11 +74,18 @@ class ServedModel:
     def load(self) -> None:
         """Load the model, warm it up with one real prediction, start the batcher."""
         import ptrun
+        from ptrun import models
 
-        self.predictor = ptrun.load(self.path, self.task_name, template=self.template, device=self.device, **self.options)
+        # --task is for models that are not run folders; a run brings its own.
+        task = None if models.resolve(self.path).run_dir is not None else self.task_name
+        self.predictor = ptrun.load(self.path, task, template=self.template, device=self.device, **self.options)
         self.warm_up()
         observe = self.metrics.observer(self.name) if self.metrics else {}
         self.batcher = Batcher(self.run_batch, name=f"ptrun-serve-{self.name}", **self.batching, **observe)
+        if self.predictor.backend.kind == "causal-lm":
+            from ptrun.deploy.lm import LMServing
+
+            self.lm = LMServing(self, self.batching, self.metrics)
         self.ready.set()
 
     def warm_up(self) -> None:
@@ -144,5 +152,6 @@ class ServedModel:
         return out
 
     def close(self) -> None:
-        if self.batcher is not None:
-            self.batcher.close()
+        for batcher in (self.batcher, self.lm):
+            if batcher is not None:
+                batcher.close()

@@ -1,7 +1,8 @@
 """The HTTP server of ``ptrun serve``: a FastAPI app over :class:`~ptrun.deploy.served.ServedModel`s.
 
 Endpoints: ``GET /health`` (alive), ``GET /ready`` (every model loaded and warmed up),
-``GET /v1/models``, ``POST /v1/predict`` and ``GET /metrics``. Every error is a JSON body
+``GET /v1/models``, ``POST /v1/predict``, ``GET /metrics``, and for causal LMs the OpenAI-style
+``POST /v1/chat/completions`` and ``POST /v1/completions`` (:mod:`ptrun.deploy.openai_api`). Every error is a JSON body
 ``{"error": {"message", "type", "param"}}`` as OpenAI's API writes them; no response ever holds
 a traceback. Models load in a background thread once the server listens, so ``/health``
 answers at once and ``/ready`` says 503 until they are warm.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
 import sys
 import threading
 import time
@@ -27,7 +29,7 @@ from ptrun.deploy.metrics import Metrics
 from ptrun.deploy.served import InputError, input_error
 from ptrun.errors import DataError
 
-ENDPOINTS = ("/health", "/ready", "/v1/models", "/v1/predict", "/metrics")
+ENDPOINTS = ("/health", "/ready", "/v1/models", "/v1/predict", "/metrics", "/v1/chat/completions", "/v1/completions")
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
          405: "invalid_request_error", 413: "invalid_request_error", 422: "invalid_request_error",
          429: "rate_limit_error", 500: "server_error", 503: "unavailable_error"}
@@ -78,6 +80,7 @@ def create_app(models: list, *, api_key: str | None = None, max_inputs: int = 25
     for m in models:
         m.metrics = metrics
     stopping = threading.Event()
+    worker = str(os.getpid())
 
     def load_all():
         for m in models:
@@ -125,6 +128,7 @@ def create_app(models: list, *, api_key: str | None = None, max_inputs: int = 25
                 log(f"internal error on {request.method} {path}:\n{traceback.format_exc()}")
                 response = error_response(500, f"internal server error: {type(exc).__name__}")
         metrics.request(path if path in ENDPOINTS else "other", response.status_code, time.perf_counter() - start)
+        response.headers["x-ptrun-worker"] = worker  # which replica answered (--workers, load balancers)
         return response
 
     @app.get("/health")
@@ -180,6 +184,9 @@ def create_app(models: list, *, api_key: str | None = None, max_inputs: int = 25
             raise ApiError(500, f"the model failed on this request: {type(exc).__name__}: {exc}") from None
         return {"model": model.name, "predictions": records}
 
+    from ptrun.deploy.openai_api import add_routes
+
+    add_routes(app, served, max_body_bytes, max_inputs)
     app.state.models = served
     app.state.metrics = metrics
     return app

@@ -186,6 +186,19 @@ class Task:
         text = text.strip()
         return (text or None), {}
 
+    def chat_fields(self, messages: list[dict]) -> dict | None:
+        """The input fields of an OpenAI-style conversation (``messages``: ``{"role", "content"}``
+        dicts, the last one the user's) when this task reads conversations, so that a server's
+        chat endpoint lays it out through the task's template and the run's chat layout, as the
+        task was trained. None (the default): the task does not, and the server uses the
+        tokenizer's chat template."""
+        return None
+
+    def chat_stops(self, chat: bool) -> list[str]:
+        """Strings that end a chat response under this task's layout (``chat``: whether the
+        tokenizer's chat template is used), beyond the model's end tokens."""
+        return []
+
     def relabel(self, example: Example, label: str) -> Example:
         """A copy of ``example`` carrying ``label`` (to render each answer choice's target)."""
         raise self.unusable("ranking answer choices needs relabel(); use --inference generate.")

@@ -212,6 +212,14 @@ class DialogueTask(Task):
             messages.append({"role": "assistant", "content": rendered.target.strip()})
         return messages
 
+    def chat_fields(self, messages):
+        """A conversation is a dialogue: its system messages become the ``system`` text."""
+        return {"messages": messages}
+
+    def chat_stops(self, chat):
+        """A plain-text transcript goes on with the next speaker label; the response ends there."""
+        return [] if chat else ["\nUser:"]
+
     def parse_generation(self, example, text, label_map):
         """The response text, cut where a plain-text model starts the next user turn; an empty
         response is no prediction and counts as ``empty_generations``."""
