@@ -63,6 +63,14 @@ class TextFile:
         self.line = 0  # the number of the last line read
         self._decoder = None if self.encoding == "utf-8" else codecs.getincrementaldecoder(self.encoding)("strict")
         self._pending = ""
+        if self._decoder is None:
+            # A NUL in the first block marks a binary file (as git and `file` tell), before any
+            # of its bytes is taken for badly encoded text.
+            start = self._f.read(8192)
+            self._f.seek(len(bom))
+            if b"\x00" in start:
+                self._f.close()
+                self._check_bytes(start, 1, len(bom))
 
     def __enter__(self):
         return self

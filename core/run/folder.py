@@ -198,6 +198,7 @@ def prepare(output_dir, overwrite: bool) -> Path:
         lock(out)  # before deleting anything: the folder may be another process's running run
         for item in _contents(out):
             shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+    out.mkdir(parents=True, exist_ok=True)
     lock(out)
     return out
 
