@@ -43,7 +43,7 @@ class _Watch:
     def __init__(self, out: Path, config: dict, cfg):
         self.out, self.config, self.cfg = Path(out), config, cfg
         self.signum: int | None = None
-        self.phase = "setting up"
+        self.phase = "loading the model"
         self.training = False
         self.previous = {}
 
@@ -78,7 +78,9 @@ class _Watch:
         name = signal.Signals(self.signum).name
         checkpoints = sorted((self.out / folder.CHECKPOINTS).glob("checkpoint-*"), key=lambda p: _step(p.name))
         what = f"{name}: the run was interrupted during {self.phase}; {self.out}/{folder.RUN_CONFIG} says \"interrupted\"."
-        if checkpoints:
+        if self.cfg.eval_only:
+            hint = "Nothing was being trained, so there is nothing to resume: run the same command again with --overwrite."
+        elif checkpoints:
             hint = f"Its latest checkpoint is {checkpoints[-1]}. Continue it with: {resume_command(self.cfg, self.out)}"
         else:
             hint = (f"No checkpoint was saved ({'none was due yet' if self.cfg.save_steps else 'the run had no --save-steps'}), "
@@ -123,12 +125,19 @@ def phase(what: str) -> None:
         _current.phase = what
 
 
+def defer() -> None:
+    """From now until the end of :class:`training`, a signal stops the Trainer after its next step
+    instead of raising at once (so one that comes while the Trainer is being set up still leaves a
+    checkpoint)."""
+    if _current is not None:
+        _current.phase, _current.training = "training", True
+
+
 class training:
     """Context: a signal now stops the Trainer after its step instead of raising at once."""
 
     def __enter__(self):
-        if _current is not None:
-            _current.phase, _current.training = "training", True
+        defer()
         return self
 
     def __exit__(self, *exc):

@@ -236,6 +236,9 @@ def training_arguments(cfg, output_dir, n_examples: int):
 
 def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, next_token_loss: bool = False) -> dict:
     """Train ``model`` in place; return timing and loss figures for metrics.json."""
+    from ptrun.run import interrupt
+
+    interrupt.defer()
     args = training_arguments(cfg, output_dir, len(features))
     trainer = _trainer_class()(
         model=model,
@@ -264,8 +267,6 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
 
         batches = len(trainer.get_train_dataloader())
         click.echo(f"process {args.process_index} of {args.world_size}: {batches} batches of its own shard per epoch", err=True)
-    from ptrun.run import interrupt
-
     trainer.add_callback(interrupt.callback())  # a signal stops after the step (saving with --save-steps)
     prior_loss, prior_steps = _loss_before(output_dir) if cfg.resume else (0.0, 0)
     trainer.loss_before_resume = prior_loss
