@@ -86,6 +86,10 @@ def check_method(task, cfg, resolved) -> None:
     if cfg.eval_only:
         return
     reason = task.unsupported(cfg.method, resolved.kind)
+    if not reason and cfg.method == "prefix-tuning":
+        from ptrun.training.methods import prefix_tuning_problem
+
+        reason = prefix_tuning_problem(resolved.path, resolved.kind)
     if reason:
         raise PtrunError(f"--method {cfg.method}: {reason}.", hint="See `ptrun TASK --help` for the methods.")
     if resolved.run_dir is not None and is_adapter_dir(resolved.path):

@@ -129,6 +129,28 @@ def _accepts_past_key_values(model) -> bool:
     return any(n in inspect.signature(m.forward).parameters for m in (model, backbone) for n in names)
 
 
+def prefix_tuning_problem(model_path, kind: str) -> str | None:
+    """Why ``--method prefix-tuning`` cannot train the encoder in ``model_path`` (its base class,
+    found from its config without loading weights), or None. peft hands a causal LM its prefix
+    through the model's keyword arguments, but an encoder's backbone must name ``past_key_values``."""
+    import inspect
+
+    if kind != "encoder":
+        return None
+
+    from transformers import MODEL_MAPPING, AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(str(model_path))
+        base = MODEL_MAPPING[type(config)]
+    except (OSError, ValueError, KeyError):
+        return None  # the loader reports a model it cannot read
+    if "past_key_values" in inspect.signature(base.forward).parameters:
+        return None
+    return (f"prefix tuning needs a model that takes past key values; {config.model_type} models in "
+            f"transformers {_version('transformers')} do not (use prompt-tuning or p-tuning, soft prompts on the input)")
+
+
 def _version(dist: str) -> str:
     import importlib.metadata
 
