@@ -155,19 +155,19 @@ KEY = "k"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 GOOD = [{"text": "fine"}]
 HTTP_CASES = [
-    ("truncated-json", dict(content=b'{"model": "m", "inputs": ['), 400, None, "malformed JSON"),
-    ("not-utf8-body", dict(content=b"\xff\xfe\x00"), 400, None, "not UTF-8"),
-    ("body-over-limit", dict(content=json.dumps({"model": "m", "inputs": [{"text": "x" * 1000}] * 1100})), 413, None, ""),
-    ("inputs-missing", dict(json={"model": "m"}), 422, "inputs", ""),
-    ("inputs-a-string", dict(json={"model": "m", "inputs": "fine"}), 422, "inputs", ""),
-    ("input-not-an-object", dict(json={"model": "m", "inputs": [{"text": "ok"}, 3]}), 422, "inputs[1]", ""),
-    ("unknown-parameter", dict(json={"model": "m", "inputs": GOOD, "temperature": 2}), 422, "temperature", ""),
-    ("model-not-a-string", dict(json={"model": 3, "inputs": GOOD}), 422, "model", ""),
-    ("unknown-model", dict(json={"model": "nope", "inputs": GOOD}), 404, "model", ""),
-    ("missing-text-field", dict(json={"model": "m", "inputs": [{"txt": "typo"}]}), 422, "inputs[0].text", "fields present: txt"),
-    ("null-text-field", dict(json={"model": "m", "inputs": [{"text": None}]}), 422, "inputs[0].text", "null"),
-    ("no-api-key", dict(json={"model": "m", "inputs": GOOD}, headers={}), 401, None, "API key"),
-    ("wrong-api-key", dict(json={"model": "m", "inputs": GOOD}, headers={"Authorization": "Bearer nope"}), 401, None, "API key"),
+    ("truncated-json", {"content": b'{"model": "m", "inputs": ['}, 400, None, "malformed JSON"),
+    ("not-utf8-body", {"content": b"\xff\xfe\x00"}, 400, None, "not UTF-8"),
+    ("body-over-limit", {"content": json.dumps({"model": "m", "inputs": [{"text": "x" * 1000}] * 1100})}, 413, None, ""),
+    ("inputs-missing", {"json": {"model": "m"}}, 422, "inputs", ""),
+    ("inputs-a-string", {"json": {"model": "m", "inputs": "fine"}}, 422, "inputs", ""),
+    ("input-not-an-object", {"json": {"model": "m", "inputs": [{"text": "ok"}, 3]}}, 422, "inputs[1]", ""),
+    ("unknown-parameter", {"json": {"model": "m", "inputs": GOOD, "temperature": 2}}, 422, "temperature", ""),
+    ("model-not-a-string", {"json": {"model": 3, "inputs": GOOD}}, 422, "model", ""),
+    ("unknown-model", {"json": {"model": "nope", "inputs": GOOD}}, 404, "model", ""),
+    ("missing-text-field", {"json": {"model": "m", "inputs": [{"txt": "typo"}]}}, 422, "inputs[0].text", "fields present: txt"),
+    ("null-text-field", {"json": {"model": "m", "inputs": [{"text": None}]}}, 422, "inputs[0].text", "null"),
+    ("no-api-key", {"json": {"model": "m", "inputs": GOOD}, "headers": {}}, 401, None, "API key"),
+    ("wrong-api-key", {"json": {"model": "m", "inputs": GOOD}, "headers": {"Authorization": "Bearer nope"}}, 401, None, "API key"),
 ]
 
 
@@ -181,7 +181,7 @@ def client(tiny_encoder):
     from ptrun.deploy.server import create_app
 
     model = ServedModel("m", str(tiny_encoder), "sentiment", None, "cpu", {},
-                        dict(max_batch_size=8, max_wait_ms=5, max_queue=16))
+                        {"max_batch_size": 8, "max_wait_ms": 5, "max_queue": 16})
     with TestClient(create_app([model], api_key=KEY)) as c:
         end = time.monotonic() + 300
         while c.get("/ready", headers=AUTH).status_code != 200:

@@ -114,7 +114,7 @@ def test_sigterm_during_evaluation_leaves_no_half_written_results(tiny_encoder, 
                 "--output-dir", out, env={"PTRUN_PROGRESS_SECONDS": "0"})
     run.wait_for("predict: ")
     run.proc.send_signal(signal.SIGTERM)
-    code, stdout, stderr = run.finish()
+    code, _stdout, stderr = run.finish()
     assert code == 143, stderr
     assert _status(out) == "interrupted"
     config = json.loads((out / "config.json").read_text())
