@@ -165,14 +165,15 @@ def _not_empty(out: Path) -> PtrunError:
             status = read_config(out).get("status")
         except (OSError, ValueError):
             pass
-    if status in ("interrupted", "running") and any((out / CHECKPOINTS).glob("checkpoint-*")):
+    unfinished = ("interrupted", "running", "failed")
+    if status in unfinished and any((out / CHECKPOINTS).glob("checkpoint-*")):
         return PtrunError(
             f"The output directory {out} holds an unfinished run (status {status}) with a checkpoint.",
             hint="Add --resume (with the same options) to continue it, or pass --overwrite to start it again.",
         )
     return PtrunError(
         f"The output directory {out} already exists and is not empty"
-        + (f" (a run with status {status})." if status in ("interrupted", "running") else "."),
+        + (f" (a run with status {status})." if status in unfinished else "."),
         hint="Pass --overwrite to replace it, or choose another --output-dir.",
     )
 

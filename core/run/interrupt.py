@@ -61,12 +61,12 @@ class _Watch:
             return
         raise self.error()
 
-    def mark(self) -> None:
-        """config.json says ``interrupted`` (and when, and during what)."""
+    def mark(self, status: str = "interrupted", **extra) -> None:
+        """config.json says ``interrupted`` (or ``failed``), and when, and during what."""
         from ptrun.run import folder
 
-        self.config.update(status="interrupted", interrupted=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                           interrupted_during=self.phase)
+        self.config.update(status=status, **{status: time.strftime("%Y-%m-%dT%H:%M:%S%z"), f"{status}_during": self.phase},
+                           **extra)
         try:
             folder.write_json(self.out / folder.RUN_CONFIG, self.config)
         except OSError:
@@ -157,12 +157,18 @@ def raise_if_interrupted() -> None:
 
 
 def finish(exc: BaseException | None) -> None:
-    """At the end of a run: an interrupt (ours, or a KeyboardInterrupt that got past the handler)
-    leaves config.json saying ``interrupted``."""
-    if _current is not None and isinstance(exc, (Interrupted, KeyboardInterrupt)):
+    """At the end of a run that raised ``exc``: an interrupt (ours, or a KeyboardInterrupt that
+    got past the handler) leaves config.json saying ``interrupted``, any other error ``failed``
+    (with the error), never ``running``."""
+    if _current is None or exc is None:
+        return
+    if isinstance(exc, (Interrupted, KeyboardInterrupt)):
         if _current.signum is None:
             _current.signum = signal.SIGINT
         _current.mark()
+    elif not isinstance(exc, SystemExit):
+        message = exc.format() if isinstance(exc, PtrunError) else f"{type(exc).__name__}: {exc}"
+        _current.mark("failed", error=message[:2000])
 
 
 def callback():
