@@ -8,6 +8,7 @@ README lists as public. Heavy libraries (torch, transformers) are never imported
 
 from ptrun.data.reading import read_records
 from ptrun.data.records import Example, Record, example_id, require_field
+from ptrun.data.textfile import open_text, read_text
 from ptrun.errors import DataError, PtrunError, TemplateError
 from ptrun.hookspecs import hookimpl
 from ptrun.log import echo, warn
@@ -42,8 +43,10 @@ __all__ = [
     "example_id",
     "hookimpl",
     "load",
+    "open_text",
     "package_dir",
     "read_records",
+    "read_text",
     "require_field",
     "resolve_model",
     "warn",

@@ -97,3 +97,49 @@ def test_long_jobs_report_progress_lines_when_stderr_is_not_a_terminal(tiny_enco
     assert any("ex/s, ETA" in l and "(" in l for l in progress)  # periodic lines: count, rate, ETA
     assert progress[-1].startswith("predict: 40/40 ex in ")  # and a closing line
     assert "\r" not in proc.stderr.split("Training")[0]  # no carriage-return bars in a log file
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--method", "lora", "--lora-targets", "nosuch"], "--lora-targets nosuch: the model has no module of that name (its linear layers: dense, key, query, value)"),
+        (["--method", "prompt-tuning", "--num-virtual-tokens", "200"], "--num-virtual-tokens 200 are more than the 128 positions"),
+        (["--method", "p-tuning", "--max-length", "120", "--num-virtual-tokens", "20"], "--max-length 120 plus --num-virtual-tokens 20 is more than the 128 positions"),
+        (["--method", "prefix-tuning"], "prefix tuning needs a model that takes past key values; bert models"),
+    ],
+)
+def test_methods_that_cannot_train_this_model_are_refused_before_the_run_folder(cli, tiny_encoder, tmp_path, extra, message):
+    out = tmp_path / "run"
+    result = cli("sentiment", "--model", tiny_encoder, *extra, "--output-dir", out)
+    assert result.exit_code == 1 and message in result.output and "Internal error" not in result.output, result.output
+    assert not out.exists()
+
+
+def test_a_run_that_fails_after_its_folder_exists_says_failed(cli, tiny_encoder, tmp_path, register_plugin):
+    import json
+
+    import ptrun
+
+    class Broken(ptrun.TextClassificationTask):
+        name = "broken"
+        description = "a task whose model step raises"
+        default_template = "sentiment/review"
+
+        def predict(self, *args, **kwargs):
+            raise RuntimeError("broken on purpose")
+
+    class Plugin:
+        @ptrun.hookimpl
+        def ptrun_tasks(self):
+            return [Broken()]
+
+    register_plugin(Plugin(), "broken-plugin")
+    test = write(tmp_path / "t.tsv", "text\tlabel\nfine\tpositive\nbad\tnegative\n")
+    out = tmp_path / "run"
+    result = cli("broken", "--model", tiny_encoder, "--eval-only", "--test", test, "--output-dir", out)
+    assert result.exit_code == 1 and "broken on purpose" in result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["status"] == "failed" and "RuntimeError: broken on purpose" in config["error"]
+    assert config["failed_during"] == "evaluation of the test split"
+    again = cli("broken", "--model", tiny_encoder, "--eval-only", "--test", test, "--output-dir", out)
+    assert again.exit_code == 1 and "(a run with status failed)" in again.output

@@ -29,8 +29,14 @@ class PtrunGroup(click.Group):
         return command
 
     def invoke(self, ctx):
+        from ptrun.run.interrupt import Interrupted
+
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:
+            error = click.ClickException(exc.format())
+            error.exit_code = exc.exit_code
+            raise error from None
         except PtrunError as exc:
             raise click.ClickException(exc.format()) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):

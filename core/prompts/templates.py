@@ -25,7 +25,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ptrun.prompts.budget import Budget, BudgetedEnvironment, BudgetExceeded
 
-from ptrun.errors import PtrunError, TemplateError
+from ptrun.errors import DataError, PtrunError, TemplateError
 from ptrun.prompts.header import META_KEYS, parse_header  # noqa: F401  (re-exported)
 from ptrun.prompts.variables import top_level_names, undeclared_with_lines
 
@@ -94,7 +94,7 @@ def list_templates(extra_dirs=(), task: str | None = None) -> list[TemplateInfo]
                 found[name].shadowed.append(path)
                 continue
             try:
-                description = parse_header(path.read_text(encoding="utf-8"), path).get("description", "")
+                description = parse_header(read_source(path), path).get("description", "")
             except TemplateError as exc:
                 description = f"(broken header: {exc.message})"
             found[name] = TemplateInfo(name, path, origin, description)
@@ -102,6 +102,17 @@ def list_templates(extra_dirs=(), task: str | None = None) -> list[TemplateInfo]
 
 
 # --------------------------------------------------------------------------- environment
+
+
+def read_source(path) -> str:
+    """A template file's text: UTF-8 (or UTF-16/32 with a BOM), else a TemplateError naming the
+    file, line and byte offset (the data files' rules, :func:`ptrun.data.textfile.read_text`)."""
+    from ptrun.data.textfile import read_text
+
+    try:
+        return read_text(path)
+    except DataError as exc:
+        raise TemplateError(exc.message, path=exc.path, line=exc.line, hint=exc.hint) from None
 
 
 class _Loader(jinja2.BaseLoader):
@@ -117,7 +128,7 @@ class _Loader(jinja2.BaseLoader):
         for d in self.dirs:
             path = d / name
             if path.is_file():
-                source = path.read_text(encoding="utf-8")
+                source = read_source(path)
                 mtime = path.stat().st_mtime
                 return source, str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
 
@@ -347,13 +358,13 @@ def load_prompt(ref: str, extra_dirs=()) -> Prompt:
     env = make_environment(dirs)
     try:
         if as_file:
-            source = path.read_text(encoding="utf-8")
+            source = read_source(path)
             code = env.compile(source, name=path.name, filename=str(path))
             template = env.template_class.from_code(env, code, env.make_globals(None), None)
             name = str(path)
         else:
             template = env.get_template(ref if ref.endswith(SUFFIX) else ref + SUFFIX)
-            source = Path(template.filename).read_text(encoding="utf-8")
+            source = read_source(template.filename)
             name = ref[: -len(SUFFIX)] if ref.endswith(SUFFIX) else ref
     except jinja2.TemplateNotFound as exc:
         if exc.name in (ref, ref + SUFFIX) and path.suffix == SUFFIX:

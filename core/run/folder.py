@@ -22,6 +22,10 @@ TEMPLATES = "templates"
 PREDICTIONS = "predictions"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
+#: Held (``fcntl.flock``) by the process writing the folder, for the run's life.
+LOCK = ".lock"
+
+_held: dict[Path, int] = {}  # run folder -> descriptor of its locked .lock file
 
 
 def library_versions() -> dict:
@@ -125,8 +129,62 @@ def default_output_dir(task_name: str) -> Path:
     return Path("runs") / f"{task_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def lock(out: Path) -> None:
+    """Hold ``out/.lock`` until :func:`release` (or the process ends: the kernel drops the lock of
+    a dead process, so a stale file blocks nothing); a second process writing the folder is refused."""
+    import fcntl
+
+    out = Path(out)
+    if not is_main_process() or not out.is_dir() or out.resolve() in _held:
+        return
+    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise PtrunError(
+            f"Another ptrun process (pid {holder}) is writing the run folder {out}.",
+            hint="Wait for it to finish (or stop it), or choose another --output-dir.",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held[out.resolve()] = fd
+
+
+def release(out: Path | None = None) -> None:
+    """Let go of the lock on ``out`` (every lock this process holds when None)."""
+    for key in [k for k in _held if out is None or k == Path(out).resolve()]:
+        os.close(_held.pop(key))
+
+
+def _contents(out: Path) -> list[Path]:
+    return [p for p in out.iterdir() if p.name != LOCK]
+
+
+def _not_empty(out: Path) -> PtrunError:
+    """The refusal to write into ``out``: an unfinished run with a checkpoint is resumed, not replaced."""
+    status = None
+    if (out / RUN_CONFIG).is_file():
+        try:
+            status = read_config(out).get("status")
+        except (OSError, ValueError):
+            pass
+    unfinished = ("interrupted", "running", "failed")
+    if status in unfinished and any((out / CHECKPOINTS).glob("checkpoint-*")):
+        return PtrunError(
+            f"The output directory {out} holds an unfinished run (status {status}) with a checkpoint.",
+            hint="Add --resume (with the same options) to continue it, or pass --overwrite to start it again.",
+        )
+    return PtrunError(
+        f"The output directory {out} already exists and is not empty"
+        + (f" (a run with status {status})." if status in unfinished else "."),
+        hint="Pass --overwrite to replace it, or choose another --output-dir.",
+    )
+
+
 def prepare(output_dir, overwrite: bool) -> Path:
-    """Create the run folder, refusing to clobber an existing one unless ``overwrite``."""
+    """Create the run folder and lock it, refusing to clobber an existing one unless ``overwrite``."""
     out = Path(output_dir)
     if not is_main_process():
         return out
@@ -135,19 +193,19 @@ def prepare(output_dir, overwrite: bool) -> Path:
             f"--output-dir {out} is a file, not a folder.",
             hint="Choose another --output-dir (a run folder is a directory ptrun creates).",
         )
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and _contents(out):
         if not overwrite:
-            raise PtrunError(
-                f"The output directory {out} already exists and is not empty.",
-                hint="Pass --overwrite to replace it, or choose another --output-dir.",
-            )
+            raise _not_empty(out)
         if not (is_run_dir(out) or (out / RUN_CONFIG).is_file()):
             raise PtrunError(
                 f"--overwrite: {out} does not look like a ptrun run folder, so it was left alone.",
                 hint="Delete it yourself or choose another --output-dir.",
             )
-        shutil.rmtree(out)
+        lock(out)  # before deleting anything: the folder may be another process's running run
+        for item in _contents(out):
+            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    lock(out)
     return out
 
 
@@ -221,4 +279,5 @@ def export_merged(run: str, output_dir: str, overwrite: bool = False) -> Path:
     config = dict(resolved.run_config)
     config.update(method="lora-merged", merged_from=str(resolved.run_dir), base_model_path=str(out / RUN_MODEL_DIR))
     write_json(out / RUN_CONFIG, config)
+    release(out)
     return out

@@ -42,6 +42,7 @@ def _output_dir(task, cfg, resolved) -> tuple[Path, dict | None]:
     if cfg.resume:
         if not cfg.output_dir:
             raise PtrunError("--resume needs the --output-dir of the run to continue.")
+        folder.lock(out)
         return out, folder.resumable(out, asdict(cfg))
     return folder.prepare(out, cfg.overwrite), None
 
@@ -51,11 +52,25 @@ def run(cfg, callbacks=()) -> Path:
 
     ``callbacks``: transformers TrainerCallbacks added to the training (with ``--eval-steps``
     their ``on_evaluate`` receives the task's metrics as ``eval_<metric>``)."""
+    from ptrun.run import interrupt
+
+    try:
+        return _run(cfg, callbacks)
+    except BaseException as exc:
+        interrupt.finish(exc)
+        raise
+    finally:
+        interrupt.unwatch()
+        folder.release()
+
+
+def _run(cfg, callbacks=()) -> Path:
     from ptrun.backends import backend_class
     from ptrun.backends.device import pick_device
     from ptrun.backends.loading import load_for_run
     from ptrun.predictor import Predictor
     from ptrun.prompts.render import Renderer, select_demos
+    from ptrun.run import interrupt
 
     task = registry.get_task(cfg.task)
     broken = _warn_broken()
@@ -102,6 +117,7 @@ def run(cfg, callbacks=()) -> Path:
         config["started"] = previous.get("started", config["started"])
         config["resumed"] = previous.get("resumed", []) + [time.strftime("%Y-%m-%dT%H:%M:%S%z")]
     folder.write_json(out / folder.RUN_CONFIG, config)
+    interrupt.watch(out, config, cfg)
 
     set_seed(cfg.seed)
     model, tokenizer = load_for_run(backend, resolved, label_map)
@@ -122,12 +138,15 @@ def run(cfg, callbacks=()) -> Path:
     predictor = Predictor(task, backend, renderer, label_map, model, tokenizer, cfg, resolved)
     for split in EVAL_SPLITS:
         if split in examples:
+            interrupt.phase(f"evaluation of the {split} split")
             results[split], records = predictor.evaluate(examples[split], rendered[split])
             folder.write_jsonl(out / folder.PREDICTIONS / f"{split}.jsonl", records)
     if predict_examples is not None:
+        interrupt.phase(f"prediction of {cfg.predict}")
         _preds, records = predictor.predict_examples(predict_examples)
         folder.write_jsonl(out / folder.PREDICTIONS / "predict.jsonl", records)
     config.update(backend.run_notes())
+    interrupt.phase("writing the run folder")
 
     if not cfg.eval_only and is_main_process():
         model.save_pretrained(out / folder.RUN_MODEL_DIR)

@@ -47,8 +47,6 @@ def check_max_length(cfg, resolved) -> None:
     """``--max-length`` must fit the model's positions (read from its config, nothing loaded)."""
     import json
 
-    if not cfg.max_length:
-        return
     path = resolved.path
     if resolved.run_config and (path / "adapter_config.json").is_file():
         path = Path(resolved.run_config.get("base_model_path") or path)
@@ -57,11 +55,24 @@ def check_max_length(cfg, resolved) -> None:
     except (OSError, ValueError):
         return  # the loader reports a model it cannot read
     positions = config.get("max_position_embeddings") or config.get("n_positions")
-    if positions and cfg.max_length > positions:
+    if positions and cfg.max_length and cfg.max_length > positions:
         raise PtrunError(
             f"--max-length {cfg.max_length} is more than the {positions} positions model {resolved.name} takes.",
             hint=f"Use --max-length {positions} or less.",
         )
+    from ptrun.tasks.base import SOFT_PROMPT_METHODS
+
+    if positions and not cfg.eval_only and cfg.method in SOFT_PROMPT_METHODS:
+        # The virtual tokens take positions too; past the model's last one the forward fails.
+        # (Without --max-length, the inputs are as long as they are: only the tokens are checked.)
+        room = positions - (cfg.max_length or 1)
+        if cfg.num_virtual_tokens > room:
+            given = f"--max-length {cfg.max_length} plus " if cfg.max_length else ""
+            raise PtrunError(
+                f"--method {cfg.method}: {given}--num-virtual-tokens {cfg.num_virtual_tokens} "
+                f"{'is' if given else 'are'} more than the {positions} positions model {resolved.name} takes.",
+                hint=f"Use --num-virtual-tokens {max(1, room)} or less" + (", or a shorter --max-length." if given else "."),
+            )
 
 
 def resolve_model(task, cfg) -> models.ResolvedModel:
@@ -89,6 +100,14 @@ def check_method(task, cfg, resolved) -> None:
     if cfg.eval_only:
         return
     reason = task.unsupported(cfg.method, resolved.kind)
+    if not reason and cfg.method == "prefix-tuning":
+        from ptrun.training.methods import prefix_tuning_problem
+
+        reason = prefix_tuning_problem(resolved.path, resolved.kind)
+    if not reason and cfg.method in ("lora", "adalora") and not (resolved.path / "adapter_config.json").is_file():
+        from ptrun.training.methods import lora_target_problem
+
+        reason = lora_target_problem(resolved.path, cfg.lora_targets)
     if reason:
         raise PtrunError(f"--method {cfg.method}: {reason}.", hint="See `ptrun TASK --help` for the methods.")
     if resolved.run_dir is not None and is_adapter_dir(resolved.path):

@@ -129,6 +129,58 @@ def _accepts_past_key_values(model) -> bool:
     return any(n in inspect.signature(m.forward).parameters for m in (model, backbone) for n in names)
 
 
+def lora_target_problem(model_path, requested: str | None) -> str | None:
+    """Why LoRA cannot adapt the model in ``model_path`` with ``--lora-targets`` ``requested`` (no
+    default for its type, or no module of that name), or None. The model is built on the meta
+    device from its config: its module names, no weights."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        config = AutoConfig.from_pretrained(str(model_path))
+    except (OSError, ValueError):
+        return None  # the loader reports a model it cannot read
+    if not requested:
+        if config.model_type in LORA_TARGETS:
+            return None
+        return (f"there are no default LoRA target modules for model type '{config.model_type}' "
+                f"(pass --lora-targets with the names of the linear layers to adapt)")
+    try:
+        with torch.device("meta"):
+            modules = list(AutoModel.from_config(config).named_modules())
+    except Exception:  # noqa: BLE001  an architecture that cannot be built this way: peft will tell
+        return None
+    targets = [t.strip() for t in requested.split(",") if t.strip()]
+    # peft matches a target against the end of each module's dotted name.
+    if any(n == t or n.endswith("." + t) for n, _ in modules for t in targets):
+        return None
+    linear = sorted({n.rsplit(".", 1)[-1] for n, m in modules if isinstance(m, torch.nn.Linear)})
+    return (f"--lora-targets {requested}: the model has no module of that name"
+            + (f" (its linear layers: {', '.join(linear)})" if linear else ""))
+
+
+def prefix_tuning_problem(model_path, kind: str) -> str | None:
+    """Why ``--method prefix-tuning`` cannot train the encoder in ``model_path`` (its base class,
+    found from its config without loading weights), or None. peft hands a causal LM its prefix
+    through the model's keyword arguments, but an encoder's backbone must name ``past_key_values``."""
+    import inspect
+
+    if kind != "encoder":
+        return None
+
+    from transformers import MODEL_MAPPING, AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(str(model_path))
+        base = MODEL_MAPPING[type(config)]
+    except (OSError, ValueError, KeyError):
+        return None  # the loader reports a model it cannot read
+    if "past_key_values" in inspect.signature(base.forward).parameters:
+        return None
+    return (f"prefix tuning needs a model that takes past key values; {config.model_type} models in "
+            f"transformers {_version('transformers')} do not (use prompt-tuning or p-tuning, soft prompts on the input)")
+
+
 def _version(dist: str) -> str:
     import importlib.metadata
 

@@ -61,6 +61,25 @@ class ShuffledLengthBatches:
         return iter([i for batch in shuffled for i in batch])
 
 
+#: Beside each checkpoint: the loss summed over the steps up to it (for the whole-run loss on resume).
+LOSS_FILE = "ptrun_loss.json"
+
+
+def _loss_before(output_dir) -> tuple[float, int]:
+    """(summed loss, steps) up to the checkpoint a resume starts from; (0, 0) without a record."""
+    import json
+    from pathlib import Path
+
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+    try:
+        saved = json.loads((Path(last) / LOSS_FILE).read_text()) if last else {}
+    except (OSError, ValueError):
+        saved = {}
+    return float(saved.get("loss_sum", 0.0)), int(saved.get("step", 0))
+
+
 def _trainer_class():
     from transformers import Trainer
 
@@ -73,6 +92,7 @@ def _trainer_class():
             self.causal = causal
             self.keeps_target_logits = None  # whether the model takes logits_to_keep; see _target_positions
             self.labels_per_batch = None
+            self.loss_before_resume = 0.0  # the summed loss of the steps before the resumed checkpoint
             if group_by_length and per_label_loss and all("labels" in f for f in self.train_dataset):
                 # With length-grouped batches a per-batch mean would weigh a token of a batch of
                 # short sentences far more than one of long sentences. Dividing the summed loss by
@@ -137,6 +157,19 @@ def _trainer_class():
             if not self.keeps_target_logits:
                 return None
             return (labels[:, 1:] != -100).any(dim=0).nonzero().squeeze(1)
+
+        def _save_checkpoint(self, model, trial):
+            super()._save_checkpoint(model, trial)
+            # The Trainer's training_loss averages only the steps of one train() call; the summed
+            # loss so far, kept with each checkpoint, lets a resumed run report the whole run's.
+            if self.args.should_save:
+                import json
+                from pathlib import Path
+
+                so_far = self.loss_before_resume + self._total_loss_scalar + float(self._tr_loss.item())
+                folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+                if folder.is_dir():
+                    (folder / LOSS_FILE).write_text(json.dumps({"loss_sum": so_far, "step": self.state.global_step}))
 
         def _get_train_sampler(self, train_dataset=None):
             dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -236,8 +269,10 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
     ``callbacks`` are TrainerCallbacks added to the Trainer. ``evaluate(model) -> metrics`` is
     the task's evaluation on the validation split, run every ``--eval-steps``; its ``main_metric``
     decides early stopping and the best checkpoint."""
+    from ptrun.run import interrupt
     from ptrun.training import callbacks as ptrun_callbacks
 
+    interrupt.defer()
     args = training_arguments(cfg, output_dir, len(features), main_metric)
     trainer = _trainer_class()(
         model=model,
@@ -272,16 +307,24 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
 
         batches = len(trainer.get_train_dataloader())
         click.echo(f"process {args.process_index} of {args.world_size}: {batches} batches of its own shard per epoch", err=True)
+    trainer.add_callback(interrupt.callback())  # a signal stops after the step (saving with --save-steps)
+    prior_loss, prior_steps = _loss_before(output_dir) if cfg.resume else (0.0, 0)
+    trainer.loss_before_resume = prior_loss
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if cfg.resume else None)
+    with interrupt.training():
+        result = trainer.train(resume_from_checkpoint=True if cfg.resume else None)
     runtime = time.perf_counter() - start
     epochs_trained = float(trainer.state.epoch or 0)
+    loss = float(result.training_loss)
+    if prior_steps and result.global_step:
+        # Whole run: the steps before the checkpoint plus this call's (the Trainer averages only these).
+        loss = (prior_loss + loss * (result.global_step - prior_steps)) / result.global_step
     return {
         "train_runtime": round(runtime, 3),
         "train_sentences": len(features),
         "epochs": cfg.epochs,
         "train_samples_per_second": round(len(features) * epochs_trained / runtime, 3),
-        "train_loss": round(float(result.training_loss), 6),
+        "train_loss": round(loss, 6),
         "steps": int(result.global_step),
         "world_size": args.world_size,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),

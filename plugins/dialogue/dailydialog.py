@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ptrun import DataError, Record, echo
+from ptrun import DataError, Record, echo, open_text
 
 EOU = "__eou__"
 SPLIT_WORDS = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
@@ -27,7 +27,7 @@ def read_dailydialog(path) -> list[Record]:
     """
     path = Path(path)
     records = []
-    with open(path, encoding="utf-8-sig") as f:
+    with open_text(path) as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -39,7 +39,7 @@ def read_dailydialog(path) -> list[Record]:
                     hint="Pass the dialogues_<split>.txt file (not the act or emotion label files), "
                     "or JSONL with a `messages` list per line.",
                 )
-            pieces = line.rstrip("\n").split(EOU)
+            pieces = line.rstrip("\r\n").split(EOU)
             if not pieces[-1].strip():
                 pieces.pop()  # each line ends with the separator
             turns = []

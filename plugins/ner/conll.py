@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ptrun import DataError, LabelMap, Record
+from ptrun import DataError, LabelMap, Record, open_text
 
 BIO_PREFIXES = ("B-", "I-", "E-", "S-", "L-", "U-")
 
@@ -55,7 +55,7 @@ def iter_conll(path: Path, *, skip_bad: bool = False) -> Iterator[Record]:
             part.clear()
         return item
 
-    with open(path, encoding="utf-8-sig") as f:
+    with open_text(path) as f:
         for line_no, raw in enumerate(f, 1):
             line = raw.strip()
             if not line or line.split()[0] == "-DOCSTART-":

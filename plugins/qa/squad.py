@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from ptrun import DataError, Record, read_records
+from ptrun import DataError, Record, read_records, read_text
 
 _ID_KEY = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
@@ -37,14 +37,16 @@ def is_squad(obj) -> bool:
 def _load_json(path: Path):
     if not path.is_file():
         raise DataError("no such data file", path=path, hint="Check the path you passed.")
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path)
     try:
         return json.loads(text), text
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
+        problem = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else (
+            "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0])
         raise DataError(
-            f"invalid JSON ({exc.msg} at column {exc.colno})",
+            f"invalid JSON ({problem})",
             path=path,
-            line=exc.lineno,
+            line=getattr(exc, "lineno", None),
             hint="Fix the file so that it parses (SQuAD JSON, or use JSONL with one object per line).",
         ) from None
 
