@@ -46,8 +46,9 @@ def _output_dir(task, cfg, resolved) -> tuple[Path, dict | None]:
     return folder.prepare(out, cfg.overwrite), None
 
 
-def run(cfg) -> Path:
-    """Run ``cfg`` (a :class:`ptrun.config.RunConfig`) and return the run folder."""
+def run(cfg, callbacks=()) -> Path:
+    """Run ``cfg`` (a :class:`ptrun.config.RunConfig`) and return the run folder. ``callbacks``
+    (transformers ``TrainerCallback``s) are passed to the Trainer."""
     from ptrun.backends import backend_class
     from ptrun.backends.device import pick_device
     from ptrun.backends.loading import load_for_run
@@ -97,7 +98,7 @@ def run(cfg) -> Path:
     model, tokenizer = load_for_run(backend, resolved, label_map)
     results: dict = {}
     if not cfg.eval_only:
-        model, results["train"] = _train(task, cfg, backend, model, tokenizer, examples["train"], rendered["train"], label_map, prompt, out)
+        model, results["train"] = _train(task, cfg, backend, model, tokenizer, examples["train"], rendered["train"], label_map, prompt, out, callbacks)
     else:
         model.to(target_device)
 
@@ -132,8 +133,9 @@ def run(cfg) -> Path:
     return out
 
 
-def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, prompt, out):
+def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, prompt, out, callbacks=()):
     """Wrap the model for the method and train it; return ``(model, training figures)``."""
+    from ptrun.run.plots import length_histogram
     from ptrun.training import methods
     from ptrun.training.trainer import train
 
@@ -142,6 +144,8 @@ def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, 
     features = backend.training_features(examples, rendered, tokenizer, label_map)
     echo(f"Training {task.name} on {len(features)} examples for {cfg.epochs:g} epoch(s)...")
     result = train(model, tokenizer, features, backend.collator(tokenizer), cfg, out / folder.CHECKPOINTS,
-                   next_token_loss=backend.next_token_loss)
+                   next_token_loss=backend.next_token_loss, callbacks=callbacks)
+    # A small histogram (not every length) keeps metrics.json small; report.html plots it.
+    result["prompt_lengths"] = length_histogram([len(f["input_ids"]) for f in features if "input_ids" in f])
     folder.remove_if_empty(out / folder.CHECKPOINTS)
     return model, result

@@ -201,8 +201,9 @@ def training_arguments(cfg, output_dir, n_examples: int):
     )
 
 
-def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, next_token_loss: bool = False) -> dict:
-    """Train ``model`` in place; return timing and loss figures for metrics.json."""
+def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, next_token_loss: bool = False, callbacks=()) -> dict:
+    """Train ``model`` in place; return timing and loss figures for metrics.json. ``callbacks``
+    (``TrainerCallback``s) are added to the Trainer."""
     args = training_arguments(cfg, output_dir, len(features))
     trainer = _trainer_class()(
         model=model,
@@ -226,6 +227,8 @@ def train(model, tokenizer, features: list[dict], collator, cfg, output_dir, nex
         from ptrun.training.methods import adalora_callback
 
         trainer.add_callback(adalora_callback())
+    for callback in callbacks:
+        trainer.add_callback(callback)
     if args.world_size > 1:
         import click
 
