@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import click
-
 from ptrun.errors import PtrunError
 
 #: Folders inside a run folder (or beside runs) that never hold another run.
@@ -185,9 +184,8 @@ def compare(run_dirs, as_json):
         table.setdefault("train", {})["train_runtime"] = train_time
     flats = [_flat(c) for c in configs]
     keys = sorted({k for f in flats for k in f})
-    missing = object()
     differ = {k: [f.get(k) for f in flats] for k in keys
-              if len({json.dumps(f.get(k, missing) if f.get(k, missing) is not missing else "<absent>", sort_keys=True, default=str) for f in flats}) > 1}
+              if len({json.dumps(f.get(k, "<absent>"), sort_keys=True, default=str) for f in flats}) > 1}
     if as_json:
         click.echo(json.dumps({"runs": list(run_dirs), "metrics": table, "differences": differ}, indent=2, default=str))
         return

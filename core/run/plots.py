@@ -11,6 +11,7 @@ the run.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def reliability(records: list[dict], split: str, bins: int = 10):
     edges = [i / bins for i in range(bins + 1)]
     centres, accuracy, counts = [], [], []
     ece = 0.0
-    for lo, hi in zip(edges, edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         members = [i for i, c in enumerate(confidence) if lo < c <= hi or (lo == 0 and c == 0)]
         if members:
             acc = sum(correct[i] for i in members) / len(members)
@@ -184,7 +185,7 @@ def prompt_lengths(histogram: dict | None, max_length: int | None):
         return None
     edges, counts = histogram["edges"], histogram["counts"]
     fig, (ax,) = figure()
-    ax.bar(edges[:-1], counts, width=[b - a for a, b in zip(edges, edges[1:])], align="edge",
+    ax.bar(edges[:-1], counts, width=[b - a for a, b in itertools.pairwise(edges)], align="edge",
            edgecolor="black", alpha=0.7, label="training examples")
     if max_length:
         ax.axvline(max_length, color="tab:red", linestyle="--", label=f"--max-length {max_length}")
@@ -220,7 +221,7 @@ def draw(out: Path, specs, warn) -> list[tuple[str, Path]]:
             fig = make()
             if fig is not None:
                 drawn.append((title, save(fig, Path(out) / PLOTS / f"{stem}.png")))
-        except Exception as exc:  # a plot is a convenience: it never fails the run
+        except Exception as exc:  # noqa: BLE001 - a plot is a convenience: it never fails the run
             warn(f"plot '{title}' was skipped: {type(exc).__name__}: {exc}")
     return drawn
 
