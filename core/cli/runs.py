@@ -141,7 +141,7 @@ def runs(dirs, sort_metric, ascending, as_json):
               "train s", "status", "started"]
     table = [header] + [[
         r["run"], *(_fmt(r[k]) for k in ("task", "model", "template", "method", "seed", "metric", "validation", "test")),
-        _fmt(None if r["train_time"] is None else round(r["train_time"], 1)), _fmt(r["status"]), _fmt(r["started"]),
+        "-" if r["train_time"] is None else f"{r['train_time']:.1f}", _fmt(r["status"]), _fmt(r["started"]),
     ] for r in rows]
     click.echo(text_table(table))
 
@@ -196,7 +196,8 @@ def compare(run_dirs, as_json):
     click.echo(text_table(rows) if len(rows) > 1 else "(no metrics)")
     click.echo("")
     if differ:
-        click.echo(text_table([["option", *names], *([k, *(_fmt(v) for v in vals)] for k, vals in differ.items())]))
+        shown = lambda v: f"{v:g}" if isinstance(v, float) else str(v)
+        click.echo(text_table([["option", *names], *([k, *(shown(v) for v in vals)] for k, vals in differ.items())]))
     else:
         click.echo("The runs' configurations are the same.")
 
