@@ -57,6 +57,16 @@ def test_classification_run_writes_report_html_with_its_plots(cli, tiny_encoder,
     assert "## Results" in md
 
 
+def test_scored_causal_lm_run_gets_a_reliability_diagram(cli, tiny_llama, sentiment_files, tmp_path):
+    out = tmp_path / "lm"
+    result = cli("sentiment", "--model", tiny_llama, "--eval-only", "--test", sentiment_files["test"], "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "scores" in json.loads((out / "predictions" / "test.jsonl").read_text().splitlines()[0])
+    assert sorted(p.name for p in (out / "plots").glob("*.png")) == [
+        "confusion-test.png", "per-class-report-test.png", "reliability-test.png"]  # eval-only: no training plots
+    assert 'alt="Reliability diagram (test)"' in (out / "report.html").read_text()
+
+
 def test_plots_follow_the_data_history_scores_and_per_type_reports(tmp_path):
     from ptrun.run import plots
 

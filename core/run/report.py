@@ -83,8 +83,11 @@ def write_report(out, task, config: dict, results: dict, warn=None) -> None:
 
 
 def _draw(out, specs, warn):
+    from ptrun.log import is_main_process
     from ptrun.run import plots
 
+    if not is_main_process():  # the run folder is rank 0's
+        return []
     try:
         import matplotlib  # noqa: F401
     except ImportError:
