@@ -155,6 +155,17 @@ def test_sweep_errors_are_one_paragraph(cli, tiny_encoder, sentiment_files, tmp_
     assert "Traceback" not in result.output
 
 
+def test_a_bad_storage_is_an_error_and_passwords_are_hidden(cli, tiny_encoder, sentiment_files, tmp_path):
+    from ptrun.run.sweep import shown_url
+
+    assert shown_url("postgresql://ptrun:s3cret@db:5432/sweeps") == "postgresql://ptrun:***@db:5432/sweeps"
+    assert shown_url("sqlite:///a.db") == "sqlite:///a.db"
+    space = _space(tmp_path, "lr: {low: 1e-4, high: 1e-2}\n")
+    result = cli(*_sweep_args(tiny_encoder, sentiment_files, tmp_path / "s", space, 2, "--storage", "nosuchdb://u:pw@h/x"))
+    assert result.exit_code == 1 and "--storage nosuchdb://u:***@h/x: cannot open the study storage" in result.output
+    assert "pw@" not in result.output and not list((tmp_path / "s").glob("trial-*"))
+
+
 def _worker(tiny_encoder, sentiment_files, out, space, trials, storage):
     return subprocess.Popen(
         [sys.executable, "-m", "ptrun.cli", *map(str, _sweep_args(tiny_encoder, sentiment_files, out, space, trials,

@@ -24,7 +24,8 @@ def sweep(ctx, task_name, space, trials, metric, direction, storage, study_name,
     """Search run options with Optuna (TPE, median pruning): TASK's options after these are fixed
     for every trial (e.g. --train FILE --epochs 2); the space's options vary.
 
-    Ctrl-C stops after the current trial; rerunning the same command continues the study."""
+    TASK's options are those of `ptrun TASK --help`. Ctrl-C stops after the current trial;
+    rerunning the same command continues the study."""
     from ptrun import registry
     from ptrun.config import RunConfig
 

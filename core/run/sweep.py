@@ -97,7 +97,7 @@ class Sweep:
     """One worker of a sweep: runs trials of ``base`` (a RunConfig) with options from ``params``."""
 
     def __init__(self, base, task, params, space_path, trials: int, metric=None, direction="auto",
-                 storage=None, study_name=None, out=None, run=None):
+                 storage=None, study_name=None, out=None):
         import optuna
 
         self.base, self.task, self.params, self.trials = base, task, params, trials
@@ -107,7 +107,6 @@ class Sweep:
         self.out.mkdir(parents=True, exist_ok=True)
         self.storage = storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
         self.study_name = study_name or self.out.name
-        self.run = run
         space = {p.name: p.to_dict() for p in params}
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # ptrun prints its own line per trial
         storage_obj = _open_storage(self.storage)
@@ -142,6 +141,10 @@ class Sweep:
         return frozen.state in (TS.COMPLETE, TS.PRUNED, TS.RUNNING, TS.WAITING) and not frozen.user_attrs.get("surplus")
 
     def taken(self) -> int:
+        import optuna
+
+        # A dead worker's trial (no heartbeat for grace_period) is failed first, so it frees its place.
+        optuna.storages.fail_stale_trials(self.study)
         return sum(self._counted(t) for t in self.study.get_trials(deepcopy=False))
 
     def _objective(self, trial):
@@ -186,7 +189,7 @@ class Sweep:
 
         # A trial's summary table is in its report.md; the sweep prints one line per trial.
         with contextlib.redirect_stdout(io.StringIO()):
-            (self.run or pipeline.run)(cfg, callbacks=callbacks)
+            pipeline.run(cfg, callbacks=callbacks)
 
     def optimize(self) -> None:
         import optuna
@@ -334,9 +337,12 @@ def _open_storage(url: str, attempts: int = 5):
             raise PtrunError(f"--storage {shown_url(url)}: its database driver is not installed ({exc}).",
                              hint="Install it (psycopg2-binary for postgresql://, pymysql for mysql+pymysql://).") from None
         except Exception as exc:  # noqa: BLE001 - a bad URL, an unreachable server, or another worker creating the tables
-            if attempt + 1 == attempts or "://" not in url:
+            from sqlalchemy.exc import IntegrityError, OperationalError
+
+            racing = isinstance(exc, (OperationalError, IntegrityError))  # e.g. two workers creating the tables
+            if attempt + 1 == attempts or not racing:
                 raise PtrunError(f"--storage {shown_url(url)}: cannot open the study storage ({type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0]}).",
+                                 f"{shown_url(str(exc).splitlines()[0])}).",
                                  hint="Use sqlite:///FILE.db, postgresql://USER:PASS@HOST/DB or mysql+pymysql://USER:PASS@HOST/DB.") from None
             time.sleep(0.5 + attempt)
 
