@@ -93,6 +93,13 @@ def test_compare_and_runs_errors_are_one_paragraph(cli, tmp_path):
     assert result.exit_code == 1 and "missing is not a folder" in result.output
 
 
+def test_runs_with_no_runs_folder_says_so(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("runs")
+    assert result.exit_code == 0 and result.output.strip() == "No run folders under runs."
+    assert cli("runs", "--json").output.strip() == "[]"
+
+
 def test_runs_reads_a_real_run_without_importing_torch(tiny_encoder, sentiment_files, tmp_path):
     out = tmp_path / "runs" / "real"
     proc = run_ptrun("sentiment", "--train", sentiment_files["train"], "--test", sentiment_files["test"],

@@ -122,7 +122,8 @@ def text_table(rows: list[list[str]]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def runs(dirs, sort_metric, ascending, as_json):
     """One row per run folder under DIRS (default ./runs), newest first."""
-    rows = [run_row(r) for r in find_runs(dirs or ["runs"])]
+    default = not dirs and not Path("runs").is_dir()  # no ./runs yet: an empty table, not an error
+    rows = [] if default else [run_row(r) for r in find_runs(dirs or ["runs"])]
     rows.sort(key=lambda r: r["started"] or "", reverse=True)
     if sort_metric:
         with_value = [r for r in rows if sort_value(r, sort_metric) is not None]
