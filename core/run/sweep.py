@@ -141,10 +141,14 @@ class Sweep:
         return frozen.state in (TS.COMPLETE, TS.PRUNED, TS.RUNNING, TS.WAITING) and not frozen.user_attrs.get("surplus")
 
     def taken(self) -> int:
+        import warnings
+
         import optuna
 
         # A dead worker's trial (no heartbeat for grace_period) is failed first, so it frees its place.
-        optuna.storages.fail_stale_trials(self.study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "experimental" in Optuna's terms
+            optuna.storages.fail_stale_trials(self.study)
         return sum(self._counted(t) for t in self.study.get_trials(deepcopy=False))
 
     def _objective(self, trial):
