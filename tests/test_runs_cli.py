@@ -14,7 +14,8 @@ def _run(root, name, *, task="sentiment", started, seed=42, lr=5e-5, method="ful
     (out / "model").mkdir(parents=True)
     config = {"ptrun_version": "0.1.0", "status": status, "started": started, "task": task, "model": model,
               "model_kind": "encoder", "method": method, "template_source": template, "template_sha256": "ab" * 32,
-              "data": {"train": "train.tsv"}, "config": {"task": task, "seed": seed, "lr": lr, "epochs": 3.0, "batch_size": 16}}
+              "data": {"train": "train.tsv"}, "config": {"task": task, "seed": seed, "lr": lr, "epochs": 3.0, "batch_size": 16,
+                                                        "output_dir": str(root / name)}}
     metrics = {"train": {"train_runtime": train_runtime}}
     if validation is not None:
         metrics["validation"] = validation

@@ -149,7 +149,8 @@ def runs(dirs, sort_metric, ascending, as_json):
 
 def _flat(config: dict) -> dict:
     """What a run was: its options plus the resolved model, template and method."""
-    flat = {f"config.{k}": v for k, v in (config.get("config") or {}).items()}
+    # Where a run was written, and whether it overwrote, differ between any two runs: not what it was.
+    flat = {f"config.{k}": v for k, v in (config.get("config") or {}).items() if k not in ("output_dir", "overwrite", "resume")}
     for key in ("task", "model", "model_kind", "method", "template_source", "template_sha256", "inference", "chat_format"):
         if key in config:
             flat[key] = config[key]
