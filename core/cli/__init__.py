@@ -73,9 +73,9 @@ def cli():
 
 
 def _register_commands() -> None:
-    from ptrun.cli import info, predict, serve
+    from ptrun.cli import info, predict, runs, serve, sweep
 
-    for command in (*info.COMMANDS, predict.predict, serve.serve):
+    for command in (*info.COMMANDS, predict.predict, serve.serve, *runs.COMMANDS, sweep.sweep):
         cli.add_command(command)
 
 

@@ -175,6 +175,7 @@ def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, 
     """Wrap the model for the method and train it; return ``(model, training figures)``."""
     import shutil
 
+    from ptrun.run.plots import length_histogram
     from ptrun.training import methods
     from ptrun.training.trainer import train
 
@@ -189,5 +190,7 @@ def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, 
     if cfg.load_best and not cfg.save_steps and is_main_process():
         # The checkpoints were only kept to go back to the best one, which is now model/.
         shutil.rmtree(out / folder.CHECKPOINTS, ignore_errors=True)
+    # A small histogram (not every length) keeps metrics.json small; report.html plots it.
+    result["prompt_lengths"] = length_histogram([len(f["input_ids"]) for f in features if "input_ids" in f])
     folder.remove_if_empty(out / folder.CHECKPOINTS)
     return model, result
