@@ -37,21 +37,22 @@ def test_classification_run_writes_report_html_with_its_plots(cli, tiny_encoder,
     out = tmp_path / "run"
     result = cli("sentiment", "--train", sentiment_files["train"], "--validation", sentiment_files["dev"],
                  "--test", sentiment_files["test"], "--model", tiny_encoder, "--epochs", "1",
-                 "--batch-size", "4", "-o", out)
+                 "--batch-size", "4", "--eval-steps", "2", "-o", out)
     assert result.exit_code == 0, result.output
     metrics = read_metrics(out)
+    assert [row["step"] for row in metrics["history"] if "eval_accuracy" in row] == [2, 4]
     lengths = metrics["train"]["prompt_lengths"]
     assert sum(lengths["counts"]) == 16 and lengths["max"] <= 128
     plots = sorted(p.name for p in (out / "plots").glob("*.png"))
-    # No history in this run's metrics (no evaluation during training): no curves; the rest by shape.
-    assert plots == ["confusion-test.png", "confusion-validation.png", "lengths.png",
-                     "per-class-report-test.png", "per-class-report-validation.png"], plots
+    # The curves from the history (losses, and the evaluations of --eval-steps); the rest by shape.
+    assert plots == ["confusion-test.png", "confusion-validation.png", "evaluation.png", "lengths.png",
+                     "per-class-report-test.png", "per-class-report-validation.png", "training.png"], plots
     for png in (out / "plots").glob("*.png"):
         assert min(_png_size(png)) > 100
     html = (out / "report.html").read_text()
     assert "http://" not in html and "https://" not in html  # nothing to fetch
     assert len(_images(html)) == len(plots)
-    assert "Confusion matrix (test)" in _images(html)
+    assert "Confusion matrix (test)" in _images(html) and "Evaluation during training" in _images(html)
     md = (out / "report.md").read_text()
     assert "![Confusion matrix (test)](plots/confusion-test.png)" in md
     assert "## Results" in md

@@ -122,12 +122,53 @@ def test_a_sweep_runs_trials_as_run_folders_and_writes_its_table_best_and_report
     options = yaml.safe_load((out / "best.yaml").read_text())
     assert options["lr"] == pytest.approx(best["lr"]) and options["lora-r"] == best["lora_r"]
     assert options["method"] == "lora" and options["epochs"] == 1.0 and "output-dir" not in options
+    # best.yaml replays the best trial: same options, same seed, same validation accuracy.
+    replay = cli("sentiment", "--config", out / "best.yaml", "-o", tmp_path / "replay")
+    assert replay.exit_code == 0, replay.output
+    replayed = json.loads((tmp_path / "replay" / "metrics.json").read_text())["validation"]["accuracy"]
+    assert replayed == pytest.approx(best["value"])
     html = (out / "report.html").read_text()
     assert 'alt="Optimization history"' in html and "data:image/png;base64," in html
     assert (out / "plots" / "optimization-history.png").is_file()
     # `ptrun runs` finds the trials inside the sweep folder.
     listed = cli("runs", out, "--json")
     assert sorted(r["run"] for r in json.loads(listed.output)) == sorted(str(out / t["run"]) for t in data["trials"])
+
+
+def test_a_trial_worse_than_the_median_is_pruned_at_its_first_evaluation(cli, tiny_encoder, sentiment_files, tmp_path):
+    # Two real trials create the study; three finished trials that scored 2.0 (more than any
+    # accuracy) at every step then make the median unreachable, so the next trial must be pruned
+    # at its first evaluation during training (--eval-steps), and stop training there.
+    space = _space(tmp_path, "lr: {low: 1e-4, high: 1e-2, log: true}\n")
+    out = tmp_path / "sweep"
+    args = _sweep_args(tiny_encoder, sentiment_files, out, space, 2, "--eval-steps", "1")
+    assert cli(*args).exit_code == 0
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}")
+    distribution = optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)
+    for _ in range(3):
+        study.add_trial(optuna.trial.create_trial(params={"lr": 1e-3}, distributions={"lr": distribution}, value=2.0,
+                                                  intermediate_values={step: 2.0 for step in range(1, 20)}))
+    args[args.index("--trials") + 1] = "6"
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    trial = json.loads((out / "trials.json").read_text())["trials"][-1]
+    assert trial["number"] == 5 and trial["state"] == "pruned", trial
+    metrics = json.loads((out / "trial-0005" / "metrics.json").read_text())
+    evaluations = [row["step"] for row in metrics["history"] if "eval_accuracy" in row]
+    assert evaluations == [1] and metrics["train"]["steps"] == 1  # stopped at the first evaluation
+    assert "pruned" in result.stdout
+
+
+def test_a_sweep_over_the_seeds_protocol_scores_each_trial_by_its_mean(cli, tiny_encoder, sentiment_files, tmp_path):
+    space = _space(tmp_path, "lr: {low: 1e-4, high: 1e-2, log: true}\n")
+    out = tmp_path / "sweep"
+    result = cli(*_sweep_args(tiny_encoder, sentiment_files, out, space, 1, "--seeds", "1,2"))
+    assert result.exit_code == 0, result.output
+    trial = json.loads((out / "trials.json").read_text())["trials"][0]
+    summary = json.loads((out / trial["run"] / "summary.json").read_text())
+    values = [json.loads((out / trial["run"] / f"seed-{s}" / "metrics.json").read_text())["validation"]["accuracy"] for s in (1, 2)]
+    assert summary["metrics"]["validation"]["accuracy"]["values"] == values
+    assert trial["value"] == pytest.approx(sum(values) / 2)
 
 
 def test_rerunning_continues_the_study_and_a_changed_space_is_refused(cli, tiny_encoder, sentiment_files, tmp_path):

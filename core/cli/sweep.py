@@ -27,8 +27,6 @@ def sweep(ctx, task_name, space, trials, metric, direction, storage, study_name,
     TASK's options are those of `ptrun TASK --help`. Ctrl-C stops after the current trial;
     rerunning the same command continues the study."""
     from ptrun import registry
-    from ptrun.config import RunConfig
-
     try:
         import optuna  # noqa: F401
     except ImportError:
@@ -51,5 +49,9 @@ def sweep(ctx, task_name, space, trials, metric, direction, storage, study_name,
     if both:
         raise PtrunError(f"--{min(both).replace('_', '-')} is both on the command line and in the search space {space}.",
                          hint="Keep it in one place: the space to search it, the command line to fix it.")
-    base = RunConfig(task=task.name, **sub.params)
+    from ptrun.run import configfile
+
+    options = dict(sub.params)
+    options.pop("print_config", None)
+    base = configfile.resolve(task, sub, options, options.pop("config_file", None))
     Sweep(base, task, params, space, trials, metric, direction, storage, study_name, sweep_dir).optimize()

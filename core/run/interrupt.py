@@ -105,8 +105,28 @@ def watch(out, config: dict, cfg) -> None:
         return
     unwatch()
     _current = _Watch(out, config, cfg)
+    if _left_to_caller:
+        return  # the caller's handlers stay; an exception they raise still marks the run (finish)
     for sig in SIGNALS:
         _current.previous[sig] = signal.signal(sig, _current.handle)
+
+
+_left_to_caller = 0
+
+
+class signals_left_to_caller:
+    """Context: runs inside keep the caller's SIGINT/SIGTERM handlers (a sweep stops after the
+    current trial on the first Ctrl-C); a KeyboardInterrupt they raise still marks the run."""
+
+    def __enter__(self):
+        global _left_to_caller
+        _left_to_caller += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _left_to_caller
+        _left_to_caller -= 1
+        return False
 
 
 def unwatch() -> None:

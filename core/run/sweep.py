@@ -163,15 +163,21 @@ class Sweep:
         folder = self.out / f"trial-{trial.number:04d}"
         trial.set_user_attr("run", folder.name)
         cfg = dataclasses.replace(self.base, **options, output_dir=str(folder), overwrite=True, resume=False)
-        callback = pruning_callback(trial, self.metric)
+        # With --seeds a trial is the few-shot protocol (one run per seed) and its value the mean
+        # over seeds; evaluations of different seeds cannot feed one pruning curve.
+        callback = pruning_callback(trial, self.metric) if not cfg.seeds else None
         try:
-            self._run(cfg, [callback])
+            value = self._run(cfg, [callback] if callback else [])
         except Exception as exc:
             trial.set_user_attr("error", exc.format() if isinstance(exc, PtrunError) else f"{type(exc).__name__}: {exc}")
             trial.set_user_attr("user_error", isinstance(exc, PtrunError))
             raise
-        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-        value = (metrics.get(self.split) or {}).get(self.metric)
+        if value is None:
+            metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+            value = (metrics.get(self.split) or {}).get(self.metric)
+        else:
+            metrics = {self.split: {k: v["mean"] for k, v in value.get(self.split, {}).items()}}
+            value = metrics[self.split].get(self.metric)
         if not isinstance(value, (int, float)):
             found = ", ".join(k for k, v in (metrics.get(self.split) or {}).items() if isinstance(v, (int, float))) or "none"
             message = (f"--metric {self.split}.{self.metric}: the run wrote no such metric (its {self.split} metrics: {found})."
@@ -179,13 +185,14 @@ class Sweep:
             trial.set_user_attr("error", message)
             trial.set_user_attr("user_error", True)
             raise PtrunError(message, hint=f"Pass --metric with one of those, or give the runs a {self.split} split.")
-        if callback.pruned:
+        if callback is not None and callback.pruned:
             trial.set_user_attr("pruned_at_step", callback.pruned_at)
             trial.set_user_attr("value_when_pruned", value)
             raise optuna.TrialPruned()
         return float(value)
 
     def _run(self, cfg, callbacks):
+        """Run one trial; with --seeds return the summary's metrics (mean per split), else None."""
         import contextlib
         import io
 
@@ -193,13 +200,20 @@ class Sweep:
 
         # A trial's summary table is in its report.md; the sweep prints one line per trial.
         with contextlib.redirect_stdout(io.StringIO()):
+            if cfg.seeds:
+                from ptrun.run.seeds import run_seeds
+
+                return run_seeds(cfg, cfg.seeds, callbacks=callbacks)["metrics"]
             pipeline.run(cfg, callbacks=callbacks)
+        return None
 
     def optimize(self) -> None:
         import optuna
 
+        from ptrun.run import interrupt
+
         failures = 0
-        with StopAfterTrial() as stop:
+        with StopAfterTrial() as stop, interrupt.signals_left_to_caller():
             while not stop.requested and self.taken() < self.trials:
                 completed_before = any(t.state == optuna.trial.TrialState.COMPLETE for t in self.study.trials)
                 self.current = None
