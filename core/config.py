@@ -55,12 +55,13 @@ class RunConfig:
     fp16: bool = option(False, "Train in float16 mixed precision (CUDA only).", type="flag", group="training")
     gradient_checkpointing: bool = option(False, "Recompute activations in the backward pass: much less training memory, for a second forward pass through each layer.", type="flag", group="training")
     # method
-    method: str = option("full", "full: train every weight; the others train a peft adapter or soft prompt plus the task head.", type=("choice", METHODS), group="method", show_default=True)
+    method: str = option("full", "full: train every weight; setfit: contrastive pairs, then a logistic-regression head (encoder classification); the others train a peft adapter or soft prompt plus the task head.", type=("choice", METHODS), group="method", show_default=True)
     num_virtual_tokens: int = option(20, "Soft-prompt length for prompt-tuning, prefix-tuning and p-tuning.", type=("int", 1), group="method", show_default=True)
     lora_r: int = option(8, "LoRA rank.", type=("int", 1), group="method", show_default=True)
     lora_alpha: int = option(16, "LoRA scaling alpha.", type=("int", 1), group="method", show_default=True)
     lora_dropout: float = option(0.1, type=("float", 0, 1), group="method", show_default=True)
     lora_targets: str | None = option(None, "Comma-separated module names LoRA adapts [default: per model type, e.g. query,value].", group="method")
+    setfit_iterations: int = option(20, "--method setfit: positive and negative pairs drawn per training example.", type=("int", 1), group="method", show_default=True)
     # causal language models
     inference: str = option("auto", "Causal LMs: score ranks the answer choices by log-likelihood; generate writes an answer and maps it back. auto: score when the task has answer choices.", type=("choice", INFERENCE), group="lm", show_default=True)
     chat: bool | None = option(None, "Causal LMs: wrap the prompt in the model's chat template [default: when the model has one].", type="switch", group="lm")
@@ -72,6 +73,7 @@ class RunConfig:
     # the run folder
     output_dir: str | None = option(None, "Run folder [default: runs/<task>-<time>].", type="path", flags=("-o",), group="run")
     eval_only: bool = option(False, "Evaluate (and predict) without training.", type="flag", group="run")
+    baseline: bool = option(False, "Training runs: also evaluate the untrained starting point (a causal LM zero-shot, an encoder with its fresh head) on the same splits, and report both and the gain.", type="flag", group="run")
     overwrite: bool = option(False, "Replace an existing run folder.", type="flag", group="run")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from ptrun import registry
 from ptrun.errors import PtrunError
 from ptrun.log import echo, is_main_process, result
-from ptrun.run import folder, setup
+from ptrun.run import baseline, folder, setup
 from ptrun.run.setup import EVAL_SPLITS
 
 
@@ -96,6 +96,8 @@ def run(cfg) -> Path:
     set_seed(cfg.seed)
     model, tokenizer = load_for_run(backend, resolved, label_map)
     results: dict = {}
+    if cfg.baseline and not cfg.eval_only:  # the untrained starting point, on the same splits
+        results["baseline"] = baseline.evaluate(Predictor(task, backend, renderer, label_map, model.to(target_device), tokenizer, cfg, resolved), examples, rendered, out)
     if not cfg.eval_only:
         model, results["train"] = _train(task, cfg, backend, model, tokenizer, examples["train"], rendered["train"], label_map, prompt, out)
     else:
@@ -106,6 +108,8 @@ def run(cfg) -> Path:
         if split in examples:
             results[split], records = predictor.evaluate(examples[split], rendered[split])
             folder.write_jsonl(out / folder.PREDICTIONS / f"{split}.jsonl", records)
+    if "baseline" in results:
+        results["gain"] = baseline.gain(results)
     if predict_examples is not None:
         _preds, records = predictor.predict_examples(predict_examples)
         folder.write_jsonl(out / folder.PREDICTIONS / "predict.jsonl", records)
@@ -134,9 +138,14 @@ def run(cfg) -> Path:
 
 def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, prompt, out):
     """Wrap the model for the method and train it; return ``(model, training figures)``."""
-    from ptrun.training import methods
+    from ptrun.training import contrastive, methods
     from ptrun.training.trainer import train
 
+    if cfg.method == contrastive.METHOD:  # two stages of its own: contrastive pairs, then a head
+        features = backend.training_features(examples, rendered, tokenizer, label_map)
+        model, result = contrastive.train(cfg, model, tokenizer, features, echo, out / folder.CHECKPOINTS)
+        folder.remove_if_empty(out / folder.CHECKPOINTS)
+        return model, result
     steps = int(-(-len(examples) // cfg.batch_size) * cfg.epochs)  # AdaLoRA's schedule
     model = methods.apply(model, backend, cfg, echo, prompt=prompt, n_steps=steps)
     features = backend.training_features(examples, rendered, tokenizer, label_map)
