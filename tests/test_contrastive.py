@@ -20,6 +20,23 @@ def test_pairs_follow_setfit():
         assert (labels[i] == labels[j]) == (sim == 1.0)
     assert made == contrastive.pairs(labels, iterations=3, seed=1)
     assert made != contrastive.pairs(labels, iterations=3, seed=2)
+    # As the setfit library: the unique pairs are cycled, so each is used about equally often.
+    small = contrastive.pairs(["a", "a", "b", "b"], iterations=2, seed=0)
+    negatives = [tuple(sorted((i, j))) for i, j, sim in small if sim == 0.0]
+    assert sorted(negatives) == sorted([(0, 2), (0, 3), (1, 2), (1, 3)] * 2)
+    assert [sim for _i, _j, sim in small] == [1.0, 0.0] * 8  # interleaved
+
+
+def test_pairs_of_a_large_set_are_drawn(monkeypatch):
+    monkeypatch.setattr(contrastive, "MAX_ENUMERATED", 0)
+    labels = ["a", "b", "c"] * 5
+    made = contrastive.pairs(labels, iterations=4, seed=3)
+    assert len(made) == 2 * 4 * len(labels)
+    assert all((labels[i] == labels[j]) == (sim == 1.0) for i, j, sim in made)
+    assert sorted({i for i, _j, _s in made}) == list(range(len(labels)))  # every example anchors pairs
+
+
+def test_pairs_need_two_labels():
     with pytest.raises(ptrun.PtrunError, match="at least two labels"):
         contrastive.pairs(["a", "a"], iterations=1, seed=0)
 

@@ -87,25 +87,42 @@ def _torch_classes():
     return PairModel, PooledClassifier
 
 
+#: Up to this many unique pairs, they are all enumerated and cycled as the setfit library does;
+#: beyond (large training sets), partners are drawn at random.
+MAX_ENUMERATED = 2_000_000
+
+
 def pairs(labels: list[str], iterations: int, seed: int) -> list[tuple[int, int, float]]:
-    """SetFit's pair generation: for each of ``iterations`` rounds and each example, one pair
-    with a random example of the same label (1.0) and one of another label (0.0)."""
+    """SetFit's pairs: ``iterations`` x len(labels) pairs of the same label (1.0) and as many of
+    different labels (0.0), interleaved. As in the setfit library, the unique pairs (an example
+    with itself included) are shuffled and cycled, so every pair is used about equally often."""
     rng = random.Random(seed)
-    by_label: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_label.setdefault(label, []).append(i)
-    if len(by_label) < 2:
+    n = len(labels)
+    if len(set(labels)) < 2:
         raise PtrunError(
             f"--method {METHOD} needs training examples of at least two labels (found only '{labels[0]}').",
             hint="Add examples of the other labels to the training data.",
         )
-    others = {label: [j for j, other in enumerate(labels) if other != label] for label in by_label}
-    out = []
-    for _ in range(iterations):
+    wanted = iterations * n
+    if n * (n + 1) // 2 <= MAX_ENUMERATED:
+        unique = [(i, j) for i in range(n) for j in range(i, n)]
+        rng.shuffle(unique)
+        pos = [(i, j, 1.0) for i, j in unique if labels[i] == labels[j]]
+        neg = [(i, j, 0.0) for i, j in unique if labels[i] != labels[j]]
+        pos, neg = [pos[t % len(pos)] for t in range(wanted)], [neg[t % len(neg)] for t in range(wanted)]
+    else:
+        by_label: dict[str, list[int]] = {}
         for i, label in enumerate(labels):
-            out.append((i, rng.choice(by_label[label]), 1.0))
-            out.append((i, rng.choice(others[label]), 0.0))
-    return out
+            by_label.setdefault(label, []).append(i)
+        pos, neg = [], []
+        for t in range(wanted):
+            i = t % n
+            pos.append((i, rng.choice(by_label[labels[i]]), 1.0))
+            j = rng.randrange(n)
+            while labels[j] == labels[i]:
+                j = rng.randrange(n)
+            neg.append((i, j, 0.0))
+    return [pair for both in zip(pos, neg) for pair in both]
 
 
 class PairCollator:
