@@ -149,7 +149,7 @@ def main(argv=None):
             tag = f"k{k}-seed{seed}"
             if "setfit-lib" in methods:
                 settings = {"k": k, "seed": seed, "iterations": a.iterations, "lr": a.setfit_lr, "batch": a.batch_size}
-                add("SetFit library (raw sentence)", k, cell(f"setfit-lib-{tag}", settings, lambda: setfit_library(rows, dev, seed, a)))
+                add("SetFit library (raw sentence)", k, cell(f"setfit-lib-{tag}", settings, lambda rows=rows, seed=seed: setfit_library(rows, dev, seed, a)))
             if "ptrun-setfit" in methods:
                 add(f"ptrun --method setfit ({a.enc_template})", k,
                     ptrun_cell(f"ptrun-setfit-{tag}", train=str(subset), seed=seed, template=a.enc_template, **setfit_common))

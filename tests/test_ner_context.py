@@ -80,7 +80,7 @@ def test_neighbours_are_trimmed_from_their_far_ends(tiny_encoder, tmp_path):
     long_prev = "\n".join(f"w{i} O" for i in range(40))
     long_next = "\n".join(f"v{i} O" for i in range(40))
     data = write(tmp_path / "long.txt", f"{long_prev}\n\nAnna B-PER\nsings O\n\n{long_next}\n")
-    examples, features, tokenizer, _ = _encode(tiny_encoder, data, 40)
+    _examples, features, tokenizer, _ = _encode(tiny_encoder, data, 40)
     f = features[1]
     words = tokenizer.convert_ids_to_tokens(f["input_ids"])
     assert len(f["input_ids"]) <= 40

@@ -12,6 +12,7 @@ their far ends (the start of the previous sentence, the end of the next) until t
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 #: Private-use characters standing in for the neighbours while rendering.
 PREV_MARK = "\ue001"
@@ -20,7 +21,7 @@ NEXT_MARK = "\ue002"
 
 def link_documents(examples) -> None:
     """Give each example the tokens of its neighbours in the same document (in place)."""
-    for before, after in zip(examples, examples[1:]):
+    for before, after in pairwise(examples):
         if before.fields.get("doc") is not None and before.fields.get("doc") == after.fields.get("doc"):
             after.fields["prev_tokens"] = list(before.fields["tokens"])
             before.fields["next_tokens"] = list(after.fields["tokens"])
