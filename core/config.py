@@ -73,12 +73,13 @@ class RunConfig:
     load_best: bool = option(False, "Keep the checkpoint best on the task's main metric (needs --eval-steps); test and the saved model use it.", type="flag", group="training")
     report_to: str = option("none", "Send training logs to TensorBoard (RUN/tensorboard), W&B or MLflow.", type=("choice", REPORT_TO), group="training", show_default=True)
     # method
-    method: str = option("full", "full: train every weight; the others train a peft adapter or soft prompt plus the task head.", type=("choice", METHODS), group="method", show_default=True)
+    method: str = option("full", "full: train every weight; setfit: contrastive pairs, then a logistic-regression head (encoder classification); the others train a peft adapter or soft prompt plus the task head.", type=("choice", METHODS), group="method", show_default=True)
     num_virtual_tokens: int = option(20, "Soft-prompt length for prompt-tuning, prefix-tuning and p-tuning.", type=("int", 1), group="method", show_default=True)
     lora_r: int = option(8, "LoRA rank.", type=("int", 1), group="method", show_default=True)
     lora_alpha: int = option(16, "LoRA scaling alpha.", type=("int", 1), group="method", show_default=True)
     lora_dropout: float = option(0.1, type=("float", 0, 1), group="method", show_default=True)
     lora_targets: str | None = option(None, "Comma-separated module names LoRA adapts [default: per model type, e.g. query,value].", group="method")
+    setfit_iterations: int = option(20, "--method setfit: positive and negative pairs drawn per training example.", type=("int", 1), group="method", show_default=True)
     # causal language models
     inference: str = option("auto", "Causal LMs: score ranks the answer choices by log-likelihood; generate writes an answer and maps it back. auto: score when the task has answer choices.", type=("choice", INFERENCE), group="lm", show_default=True)
     chat: bool | None = option(None, "Causal LMs: wrap the prompt in the model's chat template [default: when the model has one].", type="switch", group="lm")
@@ -90,6 +91,7 @@ class RunConfig:
     # the run folder
     output_dir: str | None = option(None, "Run folder [default: runs/<task>-<time>].", type="path", flags=("-o",), group="run")
     eval_only: bool = option(False, "Evaluate (and predict) without training.", type="flag", group="run")
+    baseline: bool = option(False, "Training runs: also evaluate the untrained starting point (a causal LM zero-shot, an encoder with its fresh head) on the same splits, and report both and the gain.", type="flag", group="run")
     overwrite: bool = option(False, "Replace an existing run folder.", type="flag", group="run")
     seeds: tuple = option((), "Run once per seed (comma-separated, e.g. 13,21,42,87,100), each in OUTPUT_DIR/seed-N, and write the mean and std over seeds.", type="seeds", group="run")
 

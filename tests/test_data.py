@@ -319,7 +319,8 @@ def test_conll_untagged_file(tmp_path, ner):
         ner.read(path)
     assert info.value.line == 1
     examples = ner.read(path, labeled=False)
-    assert [e.fields for e in examples] == [{"tokens": ["Anna", "lives"], "tags": []}, {"tokens": ["Sven"], "tags": []}]
+    assert [{k: e.fields[k] for k in ("tokens", "tags")} for e in examples] == [{"tokens": ["Anna", "lives"], "tags": []}, {"tokens": ["Sven"], "tags": []}]
+    assert examples[1].fields["prev_tokens"] == ["Anna", "lives"]  # one document: the neighbours are linked
     assert not any(e.labeled for e in examples)
     assert ner.reference(examples[0]) is None
 

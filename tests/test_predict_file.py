@@ -100,7 +100,7 @@ def test_line_readers_stream_and_read_records_keeps_its_errors(tmp_path):
     got = list(iter_records(conll, "conll", skip_bad=True))
     assert [getattr(i, "line", None) for i in got] == [1, 3, 6]
     assert isinstance(got[1], ptrun.DataError) and got[1].raw == "Sven X-PER\nBerg O"
-    assert got[2].fields == {"tokens": ["Oslo"], "tags": ["B-LOC"]}
+    assert got[2].fields == {"tokens": ["Oslo"], "tags": ["B-LOC"], "doc": 0}  # doc: the -DOCSTART- document
 
 
 # --------------------------------------------------------------------------- predictions

@@ -27,6 +27,10 @@ class EncoderBackend(Backend):
         return self.cfg.max_length
 
     def load(self, model_path, label_map, *, trained):
+        from ptrun.training import contrastive
+
+        if trained and contrastive.is_pooled_dir(model_path):  # a --method setfit run
+            return contrastive.load(model_path, label_map)
         return loading.load_encoder(model_path, self.task, label_map, trained=trained)
 
     def training_features(self, examples, rendered, tokenizer, label_map):

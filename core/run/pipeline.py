@@ -14,7 +14,7 @@ from pathlib import Path
 from ptrun import registry
 from ptrun.errors import PtrunError
 from ptrun.log import echo, is_main_process, result
-from ptrun.run import folder, setup
+from ptrun.run import baseline, folder, setup
 from ptrun.run.setup import EVAL_SPLITS
 
 
@@ -122,6 +122,8 @@ def _run(cfg, callbacks=()) -> Path:
     set_seed(cfg.seed)
     model, tokenizer = load_for_run(backend, resolved, label_map)
     results: dict = {}
+    if cfg.baseline and not cfg.eval_only:  # the untrained starting point, on the same splits
+        results["baseline"] = baseline.evaluate(Predictor(task, backend, renderer, label_map, model.to(target_device), tokenizer, cfg, resolved), examples, rendered, out)
     if not cfg.eval_only:
         def evaluate(trained):  # the validation split, through the same Predictor as the final evaluation
             predictor = Predictor(task, backend, renderer, label_map, trained, tokenizer, cfg, resolved)
@@ -141,6 +143,8 @@ def _run(cfg, callbacks=()) -> Path:
             interrupt.phase(f"evaluation of the {split} split")
             results[split], records = predictor.evaluate(examples[split], rendered[split])
             folder.write_jsonl(out / folder.PREDICTIONS / f"{split}.jsonl", records)
+    if "baseline" in results:
+        results["gain"] = baseline.gain(results)
     if predict_examples is not None:
         interrupt.phase(f"prediction of {cfg.predict}")
         _preds, records = predictor.predict_examples(predict_examples)
@@ -176,9 +180,14 @@ def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, 
     import shutil
 
     from ptrun.run.plots import length_histogram
-    from ptrun.training import methods
+    from ptrun.training import contrastive, methods
     from ptrun.training.trainer import train
 
+    if cfg.method == contrastive.METHOD:  # two stages of its own: contrastive pairs, then a head
+        features = backend.training_features(examples, rendered, tokenizer, label_map)
+        model, result = contrastive.train(cfg, model, tokenizer, features, echo, out / folder.CHECKPOINTS)
+        folder.remove_if_empty(out / folder.CHECKPOINTS)
+        return model, result
     # AdaLoRA's schedule
     steps = cfg.max_steps or int(-(-len(examples) // (cfg.batch_size * cfg.gradient_accumulation_steps)) * cfg.epochs)
     model = methods.apply(model, backend, cfg, echo, prompt=prompt, n_steps=steps)

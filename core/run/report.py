@@ -37,6 +37,9 @@ def summary_table(task, results: dict) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     if rows:
         lines.insert(1, "  ".join("-" * w for w in widths))
+    from ptrun.run.baseline import summary_lines
+
+    lines += summary_lines(task, results)
     if "train" in results:
         t = results["train"]
         lines.append(

@@ -19,7 +19,7 @@ from ptrun.errors import PtrunError
 from ptrun.tasks.labels import LabelMap
 
 #: Training methods (``--method``): full fine-tuning and the peft methods.
-METHODS = ("full", "lora", "adalora", "prompt-tuning", "prefix-tuning", "p-tuning")
+METHODS = ("full", "lora", "adalora", "prompt-tuning", "prefix-tuning", "p-tuning", "setfit")
 #: Soft-prompt methods: peft prepends virtual tokens to every input.
 SOFT_PROMPT_METHODS = ("prompt-tuning", "prefix-tuning", "p-tuning")
 
@@ -123,6 +123,11 @@ class Task:
         Asked before anything is written, so an impossible run fails at once."""
         if method == "full":
             return None
+        if method == "setfit":
+            if kind == "encoder" and self.encoder_head == "AutoModelForSequenceClassification":
+                return None
+            return ("setfit trains a sentence encoder and a classifier on its pooled embedding, so it is for "
+                    "classification tasks on encoder models (use full or lora)")
         if self.peft_type(kind) is None:
             return f"task '{self.name}' does not support parameter-efficient methods on {kind} models"
         return None

@@ -16,7 +16,9 @@ from ptrun.tasks.base import METHODS, SOFT_PROMPT_METHODS as PROMPT_METHODS  # n
 MERGEABLE = ("lora", "adalora")
 ADAPTER_CONFIG = "adapter_config.json"
 #: Default learning rates: adapters and soft prompts start from scratch and need larger steps.
-DEFAULT_LR = {"lora": 2e-3, "adalora": 2e-3, "prompt-tuning": 3e-2, "prefix-tuning": 1e-2, "p-tuning": 1e-2}
+DEFAULT_LR = {"lora": 2e-3, "adalora": 2e-3, "prompt-tuning": 3e-2, "prefix-tuning": 1e-2, "p-tuning": 1e-2, "setfit": 2e-5}
+#: Default epochs where a method has its own (SetFit trains one epoch over its pairs).
+DEFAULT_EPOCHS = {"setfit": 1.0}
 #: Linear layers LoRA adapts by default, by model type: every linear layer of the transformer
 #: blocks, which learned far more than query/value alone in the same budget while still training
 #: under 2% of the weights (bench/RESULTS.md, "methods").

@@ -38,16 +38,17 @@ def to_iob2(tags: list[str]) -> list[str]:
 
 def iter_conll(path: Path, *, skip_bad: bool = False) -> Iterator[Record]:
     """Sentences of a CoNLL column file, one at a time: token first, tag last, blank lines
-    between sentences. With ``skip_bad`` a sentence with a bad tag is yielded as the
+    between sentences; ``doc`` numbers the document (``-DOCSTART-`` lines). With ``skip_bad`` a sentence with a bad tag is yielded as the
     :class:`ptrun.DataError` of its first bad line (``raw``: the sentence's lines) and reading goes on."""
     tokens: list[str] = []
     tags: list[str | None] = []
     lines: list[str] = []
     start = 0
     error = None
+    doc = 0  # documents as -DOCSTART- lines divide them (a file without any is one document)
 
     def sentence():
-        item = Record({"tokens": list(tokens), "tags": list(tags)}, str(path), start)
+        item = Record({"tokens": list(tokens), "tags": list(tags), "doc": doc}, str(path), start)
         if error is not None:
             error.raw = "\n".join(lines)
             item = error
@@ -62,6 +63,8 @@ def iter_conll(path: Path, *, skip_bad: bool = False) -> Iterator[Record]:
                 if tokens:
                     yield sentence()
                     error = None
+                if line:
+                    doc += 1
                 continue
             columns = line.split()
             if not tokens:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ptrun import DataError, Example, Record, Task, TemplateError, echo, example_id
 from ptrun.plugins import demo_dir
+from ptrun.plugins.ner.context import NEXT_MARK, PREV_MARK, fit_context, link_documents, word_segments
 from ptrun.plugins.ner.conll import entities_of, entity_types, seqeval_metrics, tag_label_map, to_iob2
 from ptrun.plugins.ner.generative import ENTITY_NAMES, parse_entities
 
@@ -37,6 +38,9 @@ class NerTask(Task):
         "entity_types": "readable names of the entity types, e.g. person, location",
         "types": "the entity types of the tag set, each {type: 'PER', name: 'person'}",
         "tags": "gold tags (list; empty when predicting)",
+        "prev_text": "the previous sentence of the same document (-DOCSTART- documents; empty at its start); "
+                     "encoders trim it from its start to fit --max-length, and never tag it",
+        "next_text": "the next sentence of the same document (empty at its end); encoders trim it from its end",
     }
     formats = {".txt": "conll", ".conll": "conll", ".iob": "conll", ".bio": "conll"}
     encoder_head = "AutoModelForTokenClassification"
@@ -72,8 +76,16 @@ class NerTask(Task):
                 path=record.path,
                 line=record.line + missing,
             )
-        fields = {"tokens": tokens, "tags": to_iob2(tags) if has_tags else []}
+        fields = {"tokens": tokens, "tags": to_iob2(tags) if has_tags else [], "doc": record.fields.get("doc"),
+                  # Neighbours given with the input (ptrun.load); read() links a file's own.
+                  "prev_tokens": list(record.fields.get("prev_tokens") or []),
+                  "next_tokens": list(record.fields.get("next_tokens") or [])}
         return Example(example_id(record), fields, record.path, record.line, labeled=has_tags)
+
+    def read(self, path, fmt=None, labeled=True):
+        examples = super().read(path, fmt, labeled)
+        link_documents(examples)
+        return examples
 
     def labels_of(self, example):
         return example.fields["tags"]
@@ -104,6 +116,8 @@ class NerTask(Task):
             "entities": entities_of(tokens, tags),
             "entity_types": [ENTITY_NAMES.get(t, t.lower()) for t in types],
             "types": [{"type": t, "name": ENTITY_NAMES.get(t, t.lower())} for t in types],
+            "prev_text": PREV_MARK if example.fields.get("prev_tokens") else "",
+            "next_text": NEXT_MARK if example.fields.get("next_tokens") else "",
         }
 
     def check_prompt(self, prompt):
@@ -132,6 +146,13 @@ class NerTask(Task):
                     hint="Add {{ text }} to the prompt block; `ptrun render ner --template ...` shows the result.",
                 )
             return
+        linked = Example("probe", {"tokens": ["Xyzzy"], "tags": ["O"], "prev_tokens": ["A"], "next_tokens": ["B"]})
+        linked_text = prompt.render(self.context(linked, None) | base).input
+        for mark, name in ((PREV_MARK, "prev_text"), (NEXT_MARK, "next_text")):
+            if linked_text.count(mark) > 1:
+                raise TemplateError(
+                    f"an NER template may output {{{{ {name} }}}} at most once in its prompt (found {linked_text.count(mark)} times)",
+                    path=prompt.path, hint="Show each neighbouring sentence once.")
         if text.count(SENTENCE_MARK) != 1:
             raise TemplateError(
                 f"an NER template must output {{{{ sentence }}}} exactly once in its prompt (found "
@@ -142,15 +163,22 @@ class NerTask(Task):
             )
 
     def display(self, example, text: str) -> str:
-        return text.replace(SENTENCE_MARK, " ".join(example.fields["tokens"]))
+        for mark, text_of in self._texts(example).items():
+            text = text.replace(mark, text_of)
+        return text
+
+    @staticmethod
+    def _texts(example) -> dict[str, str]:
+        f = example.fields
+        return {SENTENCE_MARK: " ".join(f["tokens"]), PREV_MARK: " ".join(f.get("prev_tokens") or []),
+                NEXT_MARK: " ".join(f.get("next_tokens") or [])}
 
     # -- causal language models -----------------------------------------------------
     def lm_messages(self, example, rendered, chat):
-        """The default messages, with an encoder template's sentence mark (a template with no
-        ``model_kinds``) replaced by the sentence, as a causal LM must read it."""
+        """The default messages, with an encoder template's marks (a template with no
+        ``model_kinds``) replaced by the sentence and its neighbours, as a causal LM must read them."""
         messages = super().lm_messages(example, rendered, chat)
-        text = " ".join(example.fields["tokens"])
-        return [{**m, "content": m["content"].replace(SENTENCE_MARK, text)} for m in messages]
+        return [{**m, "content": self.display(example, m["content"])} for m in messages]
 
     def parse_generation(self, example, text, label_map):
         return parse_entities(example.fields["tokens"], text, label_map)
@@ -159,18 +187,24 @@ class NerTask(Task):
 
     def encode(self, examples, rendered, tokenizer, label_map, max_length):
         label2id = label_map.label2id
-        words_per_example = []
-        for ex, r in zip(examples, rendered):
-            prefix, suffix = ("", "") if r is None else r.input.split(SENTENCE_MARK, 1)
-            words_per_example.append((prefix.split(), ex.fields["tokens"], suffix.split()))
+        pieces = []  # per example: (words before the sentence, the sentence's tokens, words after)
+        fitted = self._fit_neighbours(examples, rendered, tokenizer, max_length)
+        for ex, r, segments in zip(examples, rendered, fitted):
+            if segments is None:
+                prefix, suffix = ("", "") if r is None else r.input.split(SENTENCE_MARK, 1)
+                pieces.append((prefix.split(), ex.fields["tokens"], suffix.split()))
+                continue
+            at = next(i for i, (role, _w) in enumerate(segments) if role == SENTENCE_MARK)
+            pieces.append(([w for _r, ws in segments[:at] for w in ws], ex.fields["tokens"],
+                           [w for _r, ws in segments[at + 1 :] for w in ws]))
         batch = tokenizer(
-            [p + t + s for p, t, s in words_per_example],
+            [p + t + s for p, t, s in pieces],
             is_split_into_words=True,
             truncation=True,
             max_length=max_length,
         )
         features = []
-        for i, (prefix, tokens, _suffix) in enumerate(words_per_example):
+        for i, (prefix, tokens, _suffix) in enumerate(pieces):
             word_ids = batch.word_ids(i)
             first = {}
             for pos, w in enumerate(word_ids):
@@ -181,6 +215,8 @@ class NerTask(Task):
             feature["word_starts"] = starts
             tags = examples[i].fields["tags"]
             if tags:
+                # Only the sentence's own first sub-tokens carry tags; the template's words and
+                # the neighbouring sentences are context (-100).
                 labels = [-100] * len(word_ids)
                 for j, pos in enumerate(starts):
                     if pos >= 0:
@@ -188,6 +224,29 @@ class NerTask(Task):
                 feature["labels"] = labels
             features.append(feature)
         return features
+
+    def _fit_neighbours(self, examples, rendered, tokenizer, max_length) -> list:
+        """Per example, the prompt as ``(role, words)`` segments with the neighbouring sentences
+        trimmed to fit ``max_length``; None for a prompt that shows no neighbour."""
+        out: list = [None] * len(examples)
+        todo = [i for i, r in enumerate(rendered) if r is not None and (PREV_MARK in r.input or NEXT_MARK in r.input)]
+        if not todo:
+            return out
+        segs = {}
+        for i in todo:
+            f = examples[i].fields
+            segs[i] = word_segments(rendered[i].input, {SENTENCE_MARK: f["tokens"], PREV_MARK: f.get("prev_tokens") or [],
+                                                        NEXT_MARK: f.get("next_tokens") or []})
+        words = [[w for _r, ws in segs[i] for w in ws] for i in todo]
+        full = tokenizer(words, is_split_into_words=True, add_special_tokens=False)
+        special = tokenizer.num_special_tokens_to_add()
+        for row, i in enumerate(todo):
+            lengths = [0] * len(words[row])
+            for w in full.word_ids(row):
+                if w is not None:
+                    lengths[w] += 1
+            out[i] = fit_context(segs[i], lengths, max_length, special)
+        return out
 
     def collator(self, tokenizer):
         from transformers import DataCollatorForTokenClassification
