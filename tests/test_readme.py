@@ -479,7 +479,7 @@ class Session:
         if written and item["output"] and not (self.root / written.group(1)).exists():
             path = self.root / written.group(1)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(item["output"]) + "\n", encoding="utf-8")
+            path.write_text(self.localise("\n".join(item["output"]) + "\n"), encoding="utf-8")
         cwd = self.root / CWD.get(cmd, ".")
         started = time.monotonic()
         proc = subprocess.run(["bash", "-c", text], check=False, cwd=cwd, env=self.env, capture_output=True, text=True,
