@@ -206,7 +206,7 @@ COMMANDS: dict[str, tuple] = {
     "pip install --no-deps --no-build-isolation --target /tmp/nli-site ./examples/ptrun-nli": run(),
     "PYTHONPATH=/tmp/nli-site ptrun tasks": run(),
     "ptrun nli --train bad.jsonl":
-        error("bad.jsonl:2: missing hypothesis: expected a field 'hypothesis' or 'sentence2' (fields present: label, premise). Fix the example or rename the column/key."),
+        error("bad.jsonl:2: missing hypothesis: expected a field 'hypothesis' or 'sentence2' (fields present: id, label, premise). Fix the example or rename the column/key."),
     "ptrun render nli -n 1": run(),
     "ptrun render nli --example '{\"sentence1\": \"Ulla sang.\", \"sentence2\": \"Ulla was silent.\"}'": run(),
     "ptrun render nli -t nli/yes-no -n 1 --shots 1": run(),
