@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-import pytest
-
-from conftest import minilm_dir, read_metrics, run_ptrun
+from conftest import read_metrics, run_ptrun
 
 
 def _common(tiny_encoder, out, *extra):
@@ -237,19 +235,6 @@ def test_fast_commands_do_not_import_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
-
-
-@pytest.mark.slow
-def test_real_minilm_learns_the_ner_demo(tmp_path):
-    """`ptrun ner` with no data options: the real MiniLM on the shipped demo data, default settings."""
-    base = run_ptrun("ner", "--eval-only", "--limit-eval", "60", "--output-dir", tmp_path / "base")
-    assert base.returncode == 0, base.stderr
-    trained = run_ptrun("ner", "--limit-eval", "60", "--output-dir", tmp_path / "trained")
-    assert trained.returncode == 0, trained.stderr
-    f1_base = json.loads((tmp_path / "base/metrics.json").read_text())["test"]["f1"]
-    f1_trained = json.loads((tmp_path / "trained/metrics.json").read_text())["test"]["f1"]
-    assert f1_trained > f1_base + 0.4
-    assert minilm_dir().is_dir()
 
 
 def test_length_grouped_batches_are_similar_in_length_and_shuffled():
