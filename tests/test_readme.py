@@ -143,6 +143,11 @@ COMMANDS: dict[str, tuple] = {
     "ptrun dialogue --train train.jsonl --test test.jsonl --method lora -o runs/chatbot": short("--limit-train 8 --limit-eval 4 --epochs 1"),
     "ptrun chat --model runs/chatbot": run("one line on stdin"),
     "ptrun ner --model smollm2 --eval-only --shots 4": short("--limit-eval 4"),
+    # Few labelled examples, document context
+    "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit": short("--limit-eval 8 --setfit-iterations 2"),
+    "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit --template none":
+        short("--limit-eval 8 --setfit-iterations 2"),
+    "ptrun ner --data ../shared/datasets/conll2003 -t ner/document --max-length 256": short(CONLL_LIMITS),
     # Deploy: servers start on a free port (substituted for 8000/8080, in the curls too) and
     # serve until the next `ptrun serve`; the curls go to the latest one.
     "pip install '.[serve]'": elsewhere(".ci/run", "'.[test]'"),  # the test extra holds fastapi, uvicorn
