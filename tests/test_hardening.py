@@ -1,10 +1,7 @@
-"""Options refused before anything is written, files written with the user's umask, and
+"""Options refused before anything is written and
 messages that point the right way."""
 
 from __future__ import annotations
-
-import os
-import stat
 
 import pytest
 
@@ -27,18 +24,6 @@ def test_bad_numbers_are_refused_before_the_run_folder(cli, tiny_encoder, tmp_pa
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not out.exists()
-
-
-def test_run_files_follow_the_umask(cli, tiny_encoder, tmp_path):
-    old = os.umask(0o022)
-    try:
-        out = tmp_path / "run"
-        result = cli("sentiment", "--model", tiny_encoder, "--eval-only", "--limit-eval", 4, "--output-dir", out)
-        assert result.exit_code == 0, result.output
-    finally:
-        os.umask(old)
-    for name in ("config.json", "metrics.json", "label_map.json", "report.md", "predictions/test.jsonl"):
-        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
 
 
 def test_an_output_dir_that_is_a_file_is_called_a_file(cli, tiny_encoder, tmp_path):
