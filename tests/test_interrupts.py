@@ -162,3 +162,30 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path, many_reviews):
     assert "SIGINT again: exiting at once" in stderr and "Error:" not in stderr
     assert time.monotonic() - start < 5
     assert _status(out) == "interrupted"  # written at the first signal
+
+
+@pytest.mark.parametrize("from_the_command_line", [True, False])
+def test_after_a_first_signal_the_exit_at_once_handler_stays_while_the_process_winds_up(tmp_path, monkeypatch,
+                                                                                       from_the_command_line):
+    """The window the subprocess test above cannot aim at: the interrupted run has ended (its
+    handlers would be put back) but the process is still formatting its message and exiting.
+    From the command line a second Ctrl-C there must still exit at once; called from Python, the
+    caller's own handler comes back."""
+    from types import SimpleNamespace
+
+    from ptrun.run import interrupt
+
+    monkeypatch.setattr(interrupt, "_process_ends_with_run", from_the_command_line)
+    before = signal.getsignal(signal.SIGINT)
+    interrupt.watch(tmp_path, {"status": "running"}, SimpleNamespace(save_steps=0, eval_only=False))
+    try:
+        interrupt.defer()
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # the first Ctrl-C, during training
+        assert interrupt.requested()
+        assert json.loads((tmp_path / "config.json").read_text())["status"] == "interrupted"
+    finally:
+        armed = signal.getsignal(signal.SIGINT)
+        interrupt.unwatch()
+    after = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, before)
+    assert after is (armed if from_the_command_line else before)

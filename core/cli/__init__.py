@@ -29,8 +29,10 @@ class PtrunGroup(click.Group):
         return command
 
     def invoke(self, ctx):
+        from ptrun.run import interrupt
         from ptrun.run.interrupt import Interrupted
 
+        interrupt.process_ends_with_run()
         try:
             return super().invoke(ctx)
         except Interrupted as exc:

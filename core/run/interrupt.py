@@ -129,13 +129,25 @@ class signals_left_to_caller:
         return False
 
 
+_process_ends_with_run = False
+
+
+def process_ends_with_run() -> None:
+    """Called by the command line: the process exits when the run does, so after a first signal
+    the "again: exit at once" handler stays installed until then (a second Ctrl-C that comes
+    while the interrupted run is being wound up must not become a KeyboardInterrupt traceback)."""
+    global _process_ends_with_run
+    _process_ends_with_run = True
+
+
 def unwatch() -> None:
     """Put back the handlers that were there before :func:`watch`."""
     global _current
     if _current is None:
         return
-    for sig, handler in _current.previous.items():
-        signal.signal(sig, handler)
+    if not (_process_ends_with_run and _current.signum is not None):
+        for sig, handler in _current.previous.items():
+            signal.signal(sig, handler)
     _current = None
 
 
