@@ -61,7 +61,7 @@ class RunConfig:
     fp16: bool = option(False, "Train in float16 mixed precision (CUDA only).", type="flag", group="training")
     gradient_checkpointing: bool = option(False, "Recompute activations in the backward pass: much less training memory, for a second forward pass through each layer.", type="flag", group="training")
     warmup_steps: int = option(0, "Optimizer steps over which the learning rate warms up from 0.", type=("int", 0), group="training", show_default=True)
-    warmup_ratio: float | None = option(None, "Warm up over this fraction of the training steps (instead of --warmup-steps).", type=("float", 0, 1, False, True), group="training")
+    warmup_ratio: float | None = option(None, "Warm up over this fraction of the training steps (instead of --warmup-steps) [default: 0.1 with --method setfit, as the setfit library].", type=("float", 0, 1, False, True), group="training")
     weight_decay: float = option(0.0, "AdamW weight decay.", type=("float", 0), group="training", show_default=True)
     lr_scheduler: str = option("linear", "Learning-rate schedule after the warmup.", type=("choice", LR_SCHEDULERS), group="training", show_default=True)
     gradient_accumulation_steps: int = option(1, "Batches whose gradients are summed per optimizer step.", type=("int", 1), group="training", show_default=True)

@@ -111,6 +111,8 @@ CLI_CASES = [
      ["--lora-targets nosuch: the model has no module of that name"]),
     ("virtual-tokens-over-positions", lambda t, m: [*S, m, "--method", "prompt-tuning", "--num-virtual-tokens", 500, "-o", t / "out"],
      PtrunError, ["--num-virtual-tokens 500 are more than the 128 positions"]),
+    ("setfit-eval-steps", lambda t, m: [*S, m, "--method", "setfit", "--eval-steps", 5, "-o", t / "out"], PtrunError,
+     ["do not apply to --method setfit", "fitted after the contrastive stage"]),
     ("device-cuda-missing", lambda t, m: [*S, m, "--device", "cuda", "-o", t / "out"], PtrunError, ["--device cuda: no such device"]),
     ("output-dir-is-a-file", lambda t, m: [*S, m, "--eval-only", "-o", _w(t, "taken", "x")], PtrunError, ["{tmp}/taken is a file, not a folder"]),
     ("output-dir-not-empty", lambda t, m: [*S, m, "--eval-only", "-o", _w(t, "full/notes.txt", "x").parent], PtrunError,

@@ -151,3 +151,47 @@ def test_a_third_party_classification_task_gets_setfit(cli, tiny_encoder, regist
     assert json.loads((out / "model" / contrastive.HEAD_FILE).read_text())["labels"] == ["money", "sport", "weather"]
     assert read_metrics(out)["test"]["accuracy"] == 1.0  # training data seen again: the head fits it
     assert ptrun.load(str(out)).predict([{"text": "goal in the match"}])[0]["prediction"] == "sport"
+
+
+def test_setfit_embeds_as_the_models_sentence_transformers_pipeline(cli, tiny_encoder, sentiment_files, tmp_path):
+    """A model saved with a sentence-transformers pipeline that ends in Normalize (as MiniLM's
+    does): the head is fitted on and applied to the unit vectors that pipeline's ``encode`` gives,
+    which is what the setfit library fits its head on; and the run warms up over 10% of the steps,
+    as the library does."""
+    import shutil
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from conftest import minilm_dir
+
+    model = tmp_path / "tiny-sentence-encoder"
+    shutil.copytree(tiny_encoder, model)
+    shutil.copy(minilm_dir() / "modules.json", model)
+    shutil.copytree(minilm_dir() / "1_Pooling", model / "1_Pooling")
+    assert contrastive.normalizes(model) and not contrastive.normalizes(tiny_encoder)
+
+    out = tmp_path / "run"
+    _setfit_run(cli, model, sentiment_files, out, "--template", "none", "--logging-steps", 1)
+    assert json.loads((out / "model" / contrastive.HEAD_FILE).read_text())["normalize"] is True
+    assert json.loads((out / "config.json").read_text())["config"]["warmup_ratio"] == 0.1
+    rates = [row["learning_rate"] for row in read_metrics(out)["history"] if "learning_rate" in row]
+    assert rates and rates[0] < 1e-3  # still warming up at the first logged step
+
+    texts = ["moving and wonderful", "far too dull"]
+    p = ptrun.load(str(out))
+    assert p.model.normalize
+    tok = p.tokenizer(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        hidden = p.model.body(**{k: tok[k] for k in ("input_ids", "attention_mask")}).last_hidden_state
+        ours = contrastive.sentence_embedding(hidden, tok["attention_mask"], True)
+    # The trained body under MiniLM's own pipeline (Transformer, mean Pooling, Normalize).
+    pipeline_dir = tmp_path / "trained-pipeline"
+    shutil.copytree(out / "model", pipeline_dir)
+    shutil.copy(model / "modules.json", pipeline_dir)
+    shutil.copytree(model / "1_Pooling", pipeline_dir / "1_Pooling")
+    theirs = SentenceTransformer(str(pipeline_dir), device="cpu").encode(texts, convert_to_tensor=True)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.allclose(ours.norm(dim=-1), torch.ones(2), atol=1e-5)
+    logits = p.model.head(ours)
+    assert [p.label_map.labels[int(i)] for i in logits.argmax(-1)] == [r["prediction"] for r in p.predict([{"text": t} for t in texts])]

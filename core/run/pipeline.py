@@ -185,7 +185,8 @@ def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, 
 
     if cfg.method == contrastive.METHOD:  # two stages of its own: contrastive pairs, then a head
         features = backend.training_features(examples, rendered, tokenizer, label_map)
-        model, result = contrastive.train(cfg, model, tokenizer, features, echo, out / folder.CHECKPOINTS)
+        model, result = contrastive.train(cfg, model, tokenizer, features, echo, out / folder.CHECKPOINTS,
+                                          callbacks=callbacks, tensorboard_dir=out / folder.TENSORBOARD)
         folder.remove_if_empty(out / folder.CHECKPOINTS)
         return model, result
     # AdaLoRA's schedule

@@ -17,10 +17,12 @@ EVAL_SPLITS = ("validation", "test")
 
 def apply_defaults(task, cfg) -> None:
     """Fill in what the task decides when the options leave it open."""
-    from ptrun.training.methods import DEFAULT_EPOCHS, DEFAULT_LR
+    from ptrun.training.methods import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WARMUP_RATIO
 
     if cfg.epochs is None:
         cfg.epochs = DEFAULT_EPOCHS.get(cfg.method) or task.default_epochs
+    if cfg.warmup_ratio is None and not cfg.warmup_steps and cfg.method in DEFAULT_WARMUP_RATIO:
+        cfg.warmup_ratio = DEFAULT_WARMUP_RATIO[cfg.method]
     if cfg.lr is None:
         # Adapters start from zero and need larger steps than full fine-tuning.
         cfg.lr = DEFAULT_LR.get(cfg.method) or task.default_lr

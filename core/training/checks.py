@@ -14,6 +14,12 @@ TRACKERS = {"tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"), "wa
 
 def check(cfg) -> None:
     """Refuse combinations of training options a run cannot use."""
+    if cfg.method == "setfit" and (cfg.eval_steps or cfg.early_stopping_patience or cfg.load_best):
+        raise PtrunError(
+            "--eval-steps, --early-stopping-patience and --load-best do not apply to --method setfit: the task's "
+            "metrics need its logistic-regression head, which is fitted after the contrastive stage, so there is "
+            "nothing to evaluate during training.",
+            hint="Leave them out; the finished run is evaluated on its validation and test splits.")
     needs_eval = [flag for flag, on in (("--early-stopping-patience", cfg.early_stopping_patience),
                                         ("--load-best", cfg.load_best)) if on]
     if needs_eval and not cfg.eval_steps:

@@ -34,6 +34,24 @@ def mean_pool(hidden, attention_mask):
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
+def normalizes(model_dir) -> bool:
+    """Whether the sentence-transformers pipeline saved with the model ends in a ``Normalize``
+    module (all-MiniLM-L6-v2's does): its embeddings are then unit vectors, and the head must be
+    fitted on and applied to unit vectors, as the setfit library does through ``encode``."""
+    try:
+        modules = json.loads((Path(model_dir) / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+    return any(str(m.get("type", "")).endswith(".Normalize") for m in modules if isinstance(m, dict))
+
+
+def sentence_embedding(hidden, attention_mask, normalize: bool):
+    import torch
+
+    pooled = mean_pool(hidden, attention_mask)
+    return torch.nn.functional.normalize(pooled, dim=-1) if normalize else pooled
+
+
 def _torch_classes():
     import torch
     from transformers.modeling_outputs import SequenceClassifierOutput
@@ -58,17 +76,18 @@ def _torch_classes():
             return {"loss": loss, "cosine": cosine}
 
     class PooledClassifier(torch.nn.Module):
-        """Body + mean pooling + a linear head: what a setfit run predicts with."""
+        """Body + mean pooling (+ normalisation) + a linear head: what a setfit run predicts with."""
 
-        def __init__(self, body, num_labels: int):
+        def __init__(self, body, num_labels: int, normalize: bool = False):
             super().__init__()
             self.body = body
             self.config = body.config
+            self.normalize = normalize
             self.head = torch.nn.Linear(body.config.hidden_size, num_labels)
 
         def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None):
             hidden = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            return SequenceClassifierOutput(logits=self.head(mean_pool(hidden, attention_mask)))
+            return SequenceClassifierOutput(logits=self.head(sentence_embedding(hidden, attention_mask, self.normalize)))
 
         def save_pretrained(self, out):
             out = Path(out)
@@ -76,6 +95,7 @@ def _torch_classes():
             head = {
                 "method": METHOD,
                 "pooling": "mean",
+                "normalize": self.normalize,
                 "labels": [self.config.id2label[i] for i in range(self.head.out_features)],
                 "weight": self.head.weight.detach().cpu().tolist(),
                 "bias": self.head.bias.detach().cpu().tolist(),
@@ -145,8 +165,9 @@ class PairCollator:
         }
 
 
-def embeddings(body, features, tokenizer, batch_size: int):
-    """Mean-pooled embeddings of ``features`` (in their order), as a numpy array."""
+def embeddings(body, features, tokenizer, batch_size: int, normalize: bool = False):
+    """Mean-pooled (and, with ``normalize``, unit-length) embeddings of ``features`` (in their
+    order), as a numpy array."""
     import numpy as np
     import torch
     from transformers import DataCollatorWithPadding
@@ -161,7 +182,7 @@ def embeddings(body, features, tokenizer, batch_size: int):
         for chunk, batch in batches(features, DataCollatorWithPadding(tokenizer), batch_size, "embed", keep):
             mask = batch["attention_mask"].to(dev)
             hidden = body(input_ids=batch["input_ids"].to(dev), attention_mask=mask).last_hidden_state
-            pooled = mean_pool(hidden, mask).float().cpu().numpy()
+            pooled = sentence_embedding(hidden, mask, normalize).float().cpu().numpy()
             for row, i in enumerate(chunk):
                 rows[i] = pooled[row]
     return np.stack(rows)
@@ -189,9 +210,10 @@ def fit_head(x, y: list[int], num_labels: int, seed: int):
     return weight, bias
 
 
-def train(cfg, model, tokenizer, features, echo, output_dir):
+def train(cfg, model, tokenizer, features, echo, output_dir, callbacks=(), tensorboard_dir=None):
     """Train ``model`` (a freshly loaded encoder with the task's head) the SetFit way; return
-    ``(PooledClassifier, training figures)``. ``features`` are the task's encoded examples."""
+    ``(PooledClassifier, training figures)``. ``features`` are the task's encoded examples;
+    ``callbacks`` (the run's history, say) follow the contrastive stage."""
     import torch
 
     from ptrun.training.trainer import train as trainer_train
@@ -211,12 +233,14 @@ def train(cfg, model, tokenizer, features, echo, output_dir):
     total = sum(p.numel() for p in body.parameters())
     echo(f"Method {METHOD}: {len(pair_features)} pairs from {len(features)} examples "
          f"({cfg.setfit_iterations} iterations); training the body's {total:,} parameters, then a logistic-regression head.")
-    figures = trainer_train(PairModel(body), tokenizer, pair_features, PairCollator(tokenizer), cfg, output_dir)
+    figures = trainer_train(PairModel(body), tokenizer, pair_features, PairCollator(tokenizer), cfg, output_dir,
+                            callbacks=callbacks, tensorboard_dir=tensorboard_dir)
     figures["train_sentences"] = len(features)
     figures["pairs"] = len(pair_features)
-    x = embeddings(body, features, tokenizer, cfg.batch_size)
+    normalize = normalizes(getattr(model, "name_or_path", ""))
+    x = embeddings(body, features, tokenizer, cfg.batch_size, normalize)
     weight, bias = fit_head(x, labels, model.config.num_labels, cfg.seed)
-    classifier = PooledClassifier(body, model.config.num_labels)
+    classifier = PooledClassifier(body, model.config.num_labels, normalize)
     with torch.no_grad():
         classifier.head.weight.copy_(torch.from_numpy(weight))
         classifier.head.bias.copy_(torch.from_numpy(bias))
@@ -243,7 +267,7 @@ def load(path, label_map):
 
     body = _from_pretrained(transformers.AutoModel, Path(path), "a model")
     _PairModel, PooledClassifier = _torch_classes()
-    model = PooledClassifier(body, len(head["labels"]))
+    model = PooledClassifier(body, len(head["labels"]), bool(head.get("normalize", False)))
     with torch.no_grad():
         model.head.weight.copy_(torch.tensor(head["weight"]))
         model.head.bias.copy_(torch.tensor(head["bias"]))

@@ -19,6 +19,8 @@ ADAPTER_CONFIG = "adapter_config.json"
 DEFAULT_LR = {"lora": 2e-3, "adalora": 2e-3, "prompt-tuning": 3e-2, "prefix-tuning": 1e-2, "p-tuning": 1e-2, "setfit": 2e-5}
 #: Default epochs where a method has its own (SetFit trains one epoch over its pairs).
 DEFAULT_EPOCHS = {"setfit": 1.0}
+#: Default warm-up where a method has its own (the setfit library warms up over 10% of its steps).
+DEFAULT_WARMUP_RATIO = {"setfit": 0.1}
 #: Linear layers LoRA adapts by default, by model type: every linear layer of the transformer
 #: blocks, which learned far more than query/value alone in the same budget while still training
 #: under 2% of the weights (bench/RESULTS.md, "methods").
