@@ -163,6 +163,35 @@ async def load(url: str, texts: list[str], n: int, concurrency: int) -> dict:
             "answers": answers}
 
 
+def model_ceiling(texts: list[str], threads: int, batch: int = 16, n: int = 256) -> dict:
+    """What batching can save at best for MiniLM: seconds per sentence of the bare model (no HTTP,
+    no ptrun) one sentence per forward pass against length-sorted batches of ``batch``. A server
+    that batches cannot beat per-request forwards by more than this ratio on the same cores."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.set_num_threads(threads)
+    path = model_dir("minilm")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2).eval()
+    sample = texts[:n]
+
+    def timed(groups) -> float:
+        with torch.inference_mode():
+            for group in groups[:4]:  # warm-up
+                model(**tokenizer(group, return_tensors="pt", padding=True))
+            start = time.perf_counter()
+            for group in groups:
+                model(**tokenizer(group, return_tensors="pt", padding=True))
+        return (time.perf_counter() - start) / len(sample)
+
+    single = timed([[t] for t in sample])
+    ordered = sorted(sample, key=lambda t: len(tokenizer(t)["input_ids"]))
+    batched = timed([ordered[i:i + batch] for i in range(0, len(ordered), batch)])
+    return {"threads": threads, "batch": batch, "sentences": len(sample), "ms_per_sentence_single": round(single * 1000, 2),
+            "ms_per_sentence_batched": round(batched * 1000, 2), "ceiling": round(single / batched, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="minilm,smollm2")
@@ -171,6 +200,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="OMP_NUM_THREADS of each server (on a shared machine, more than 1 thread oversubscribes the cores)")
     ap.add_argument("--json-out", type=Path)
+    ap.add_argument("--ceiling", action="store_true",
+                    help="only measure the bare MiniLM forward pass, per sentence and in batches of 16 (what batching can save at best)")
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -181,6 +212,10 @@ def main() -> None:
         uvicorn.run(peer_app(args.peer, args.kind), host="127.0.0.1", port=args.port, log_level="warning")
         return
     texts = [line.split("\t")[0].strip() for line in SST2_DEV.read_text(encoding="utf-8").splitlines()[1:]]
+    if args.ceiling:
+        for threads in sorted({1, args.threads}):
+            print(json.dumps(model_ceiling(texts, threads)), flush=True)
+        return
     levels = [int(c) for c in args.concurrency.split(",")]
     out_dir = Path(args.json_out).parent if args.json_out else Path("bench/out")
     out_dir.mkdir(parents=True, exist_ok=True)
