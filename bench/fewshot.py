@@ -55,7 +55,9 @@ def setfit_library(train_rows, dev_rows, seed: int, a) -> dict:
     start = time.perf_counter()
     model = SetFitModel.from_pretrained(str(minilm_dir()))
     args = TrainingArguments(batch_size=a.batch_size, num_epochs=1, num_iterations=a.iterations,
-                             body_learning_rate=a.setfit_lr, seed=seed, report_to="none", show_progress_bar=False)
+                             body_learning_rate=a.setfit_lr, seed=seed, report_to="none", show_progress_bar=False,
+                             # its default is ./checkpoints with a 270 MB checkpoint per run
+                             output_dir=str(Path(a.output_dir) / "setfit-checkpoints"), save_strategy="no")
     data = Dataset.from_dict({"text": [t for t, _ in train_rows], "label": [l for _, l in train_rows]})
     trainer = Trainer(model=model, args=args, train_dataset=data)
     trainer.train()
