@@ -66,7 +66,7 @@ def forward_batches(model, features, collator, batch_size, desc="predict", model
     """Run ``model`` over ``features`` in length-sorted batches; yield ``(indices, batch, logits)``."""
     import torch
 
-    if any(m.training for m in model.modules()):  # eval() itself costs ~3 ms a call on MiniLM, a tenth of a served request
+    if any(m.training for m in model.modules()):  # eval() walks every module: ~3 ms a call on a 6-layer encoder, a tenth of a served request
         model.eval()
     dev = next(model.parameters()).device
     with torch.inference_mode():
