@@ -165,10 +165,14 @@ def test_setfit_embeds_as_the_models_sentence_transformers_pipeline(cli, tiny_en
 
     from conftest import minilm_dir
 
-    model = tmp_path / "tiny-sentence-encoder"
-    shutil.copytree(tiny_encoder, model)
-    shutil.copy(minilm_dir() / "modules.json", model)
-    shutil.copytree(minilm_dir() / "1_Pooling", model / "1_Pooling")
+    def with_minilm_pipeline(weights, folder):
+        """``weights`` under MiniLM's own pipeline files (Transformer, mean Pooling, Normalize)."""
+        shutil.copytree(weights, folder)
+        shutil.copy(minilm_dir() / "modules.json", folder)
+        shutil.copytree(minilm_dir() / "1_Pooling", folder / "1_Pooling")
+        return folder
+
+    model = with_minilm_pipeline(tiny_encoder, tmp_path / "tiny-sentence-encoder")
     assert contrastive.normalizes(model) and not contrastive.normalizes(tiny_encoder)
 
     out = tmp_path / "run"
@@ -185,11 +189,7 @@ def test_setfit_embeds_as_the_models_sentence_transformers_pipeline(cli, tiny_en
     with torch.no_grad():
         hidden = p.model.body(**{k: tok[k] for k in ("input_ids", "attention_mask")}).last_hidden_state
         ours = contrastive.sentence_embedding(hidden, tok["attention_mask"], True)
-    # The trained body under MiniLM's own pipeline (Transformer, mean Pooling, Normalize).
-    pipeline_dir = tmp_path / "trained-pipeline"
-    shutil.copytree(out / "model", pipeline_dir)
-    shutil.copy(model / "modules.json", pipeline_dir)
-    shutil.copytree(model / "1_Pooling", pipeline_dir / "1_Pooling")
+    pipeline_dir = with_minilm_pipeline(out / "model", tmp_path / "trained-pipeline")
     theirs = SentenceTransformer(str(pipeline_dir), device="cpu").encode(texts, convert_to_tensor=True)
     assert torch.allclose(ours, theirs, atol=1e-5)
     assert torch.allclose(ours.norm(dim=-1), torch.ones(2), atol=1e-5)

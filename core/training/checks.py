@@ -14,7 +14,9 @@ TRACKERS = {"tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"), "wa
 
 def check(cfg) -> None:
     """Refuse combinations of training options a run cannot use."""
-    if cfg.method == "setfit" and (cfg.eval_steps or cfg.early_stopping_patience or cfg.load_best):
+    from ptrun.training.contrastive import METHOD as SETFIT
+
+    if cfg.method == SETFIT and (cfg.eval_steps or cfg.early_stopping_patience or cfg.load_best):
         raise PtrunError(
             "--eval-steps, --early-stopping-patience and --load-best do not apply to --method setfit: the task's "
             "metrics need its logistic-regression head, which is fitted after the contrastive stage, so there is "
