@@ -3,7 +3,7 @@ SmolLM2 zero-shot / in-context / prompt-based fine-tuning), same MiniLM weights,
 same dev sentences; accuracy mean ± std over seeds.
 
     python bench/fewshot.py --ks 8,16,64 --seeds 13,21,42,87,100 \
-        --methods setfit-lib,ptrun-setfit,ptrun-setfit-none,ptrun-head,zero-shot,icl,lm-ft,lm-lora \
+        --methods setfit-lib,ptrun-setfit,ptrun-setfit-none,ptrun-head,zero-shot,icl,icl-cal,lm-ft,lm-ft-dev,lm-lora \
         --json-out bench/out/fewshot.json
 
 For each (k, seed): k positive and k negative sentences drawn from SST-2 ``train.tsv``
@@ -23,9 +23,13 @@ Methods:
 - ``ptrun-head``: a fresh sequence-classification head (the low-data settings of
   bench/low_data.py: lr 2e-4, batch 8, 80 optimizer steps whatever k).
 - ``zero-shot``: SmolLM2 scoring the answer choices of ``--lm-template`` (once; no data).
-- ``icl``: SmolLM2 with ``--icl-shots`` balanced demonstrations from the (k, seed) subset.
+- ``icl``: SmolLM2 with ``--icl-shots`` balanced demonstrations from the (k, seed) subset
+  (at most 2k); ``icl-cal``: the same with ``--calibrate`` (contextual calibration).
 - ``lm-ft`` / ``lm-lora``: SmolLM2 prompt-based fine-tuning (full / LoRA r 8), then scoring
   (bench/low_data.py's settings: lr 5e-5 / 1e-3, batch 8, 20 optimizer steps).
+- ``lm-ft-dev``: ``lm-ft`` with LM-BFF's model selection: another k per class drawn from the rest
+  of ``train.tsv`` is the validation split, evaluated every 5 of ``--dev-steps`` optimizer steps
+  (default 30), and the best checkpoint on it is kept (``--load-best``).
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ def main(argv=None):
     p.add_argument("--enc-template", default="sentiment/review")
     p.add_argument("--lm-template", default="sentiment/review")
     p.add_argument("--icl-shots", type=int, default=8)
+    p.add_argument("--dev-steps", type=int, default=30, help="lm-ft-dev: optimizer steps (evaluated on the dev draw every 5)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--output-dir", default=str(REPO_ROOT / "bench" / "out" / "fewshot"))
     p.add_argument("--fresh", action="store_true")
@@ -128,7 +133,7 @@ def main(argv=None):
 
     def ptrun_cell(name, **kwargs):
         kwargs = {"test": str(dev_file), "batch_size": 16, **kwargs}
-        return cell(name, {k: Path(v).name if k in ("train", "test") else v for k, v in kwargs.items()},
+        return cell(name, {k: Path(v).name if k in ("train", "validation", "test") else v for k, v in kwargs.items()},
                     lambda: run_cell(kwargs, out / "runs" / name))
 
     setfit_common = dict(model="minilm", method="setfit", setfit_iterations=a.iterations, lr=a.setfit_lr,
@@ -162,10 +167,21 @@ def main(argv=None):
                 add("ptrun encoder head (80 steps)", k,
                     ptrun_cell(f"ptrun-head-{tag}", train=str(subset), seed=seed, model="minilm", template=a.enc_template,
                                lr=2e-4, batch_size=8, epochs=round(80 * 8 / (2 * k), 4)))
-            if "icl" in methods:
-                add(f"SmolLM2 {a.icl_shots}-shot in context", k,
-                    ptrun_cell(f"icl-{tag}", train=str(subset), seed=seed, eval_only=True, shots=min(a.icl_shots, 2 * k),
-                               balanced_shots=True, **{**lm_common, "max_length": None}))
+            for method, calibrate in (("icl", False), ("icl-cal", True)):
+                if method in methods:
+                    add(f"SmolLM2 {a.icl_shots}-shot in context{', calibrated' if calibrate else ''}", k,
+                        ptrun_cell(f"{method}-{tag}", train=str(subset), seed=seed, eval_only=True,
+                                   shots=min(a.icl_shots, 2 * k), balanced_shots=True,
+                                   **({"calibrate": True} if calibrate else {}), **{**lm_common, "max_length": None}))
+            if "lm-ft-dev" in methods:
+                # LM-BFF's protocol: a dev set as large as the training set, drawn from the rest of train,
+                # picks the checkpoint (the test sentences are never looked at while training).
+                taken = {text for text, _ in rows}
+                dev_subset = out / "data" / f"k{k}-seed{seed}-dev.tsv"
+                write_tsv(dev_subset, draw([r for r in train if r[0] not in taken], k, seed + 1000))
+                add(f"SmolLM2 prompt FT (full, {a.dev_steps} steps, best of every 5 on a {k}-per-class dev)", k,
+                    ptrun_cell(f"lm-ft-dev-{tag}", train=str(subset), validation=str(dev_subset), seed=seed, lr=5e-5,
+                               max_steps=a.dev_steps, eval_steps=5, load_best=True, method="full", **lm_common))
             for method, lr in (("lm-ft", 5e-5), ("lm-lora", 1e-3)):
                 if method in methods:
                     add(f"SmolLM2 prompt FT ({'full' if method == 'lm-ft' else 'LoRA r8'}, 20 steps)", k,
