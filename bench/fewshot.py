@@ -6,6 +6,9 @@ same dev sentences; accuracy mean ± std over seeds.
         --methods setfit-lib,ptrun-setfit,ptrun-setfit-none,ptrun-head,zero-shot,icl,icl-cal,lm-ft,lm-ft-dev,lm-lora \
         --json-out bench/out/fewshot.json
 
+``--data-dir`` names another set in SST-2's layout (``train.tsv``, ``dev.tsv``), e.g. the DailyDialog
+polarity set that bench/dailydialog_polarity.py derives.
+
 For each (k, seed): k positive and k negative sentences drawn from SST-2 ``train.tsv``
 (``random.Random(seed)`` per class, without replacement: bench/low_data.py's ``draw``), written to
 ``OUTPUT_DIR/data/k{k}-seed{seed}.tsv``; every method trains on that file and is scored on the
