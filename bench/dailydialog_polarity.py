@@ -39,7 +39,7 @@ def utterances(source: Path, split: str):
     """(text, polarity) for every utterance whose emotion has a polarity, in file order."""
     dialogues = (source / split / f"dialogues_{split}.txt").read_text(encoding="utf-8").splitlines()
     emotions = (source / split / f"dialogues_emotion_{split}.txt").read_text(encoding="utf-8").splitlines()
-    for line_no, (dialogue, labels) in enumerate(zip(dialogues, emotions), 1):
+    for dialogue, labels in zip(dialogues, emotions):
         turns = [t.strip() for t in dialogue.split("__eou__") if t.strip()]
         labels = labels.split()
         # train line 7852 has one label fewer than turns (its SOURCE.md): which turn lacks it is unknown

@@ -174,8 +174,8 @@ def main(argv=None):
                 if method in methods:
                     add(f"SmolLM2 {a.icl_shots}-shot in context{', calibrated' if calibrate else ''}", k,
                         ptrun_cell(f"{method}-{tag}", train=str(subset), seed=seed, eval_only=True,
-                                   shots=min(a.icl_shots, 2 * k), balanced_shots=True,
-                                   **({"calibrate": True} if calibrate else {}), **{**lm_common, "max_length": None}))
+                                   shots=min(a.icl_shots, 2 * k), balanced_shots=True, calibrate=calibrate,
+                                   **{**lm_common, "max_length": None}))
             if "lm-ft-dev" in methods:
                 # LM-BFF's protocol: a dev set as large as the training set, drawn from the rest of train,
                 # picks the checkpoint (the test sentences are never looked at while training).
