@@ -3,7 +3,7 @@ SmolLM2 zero-shot / in-context / prompt-based fine-tuning), same MiniLM weights,
 same dev sentences; accuracy mean ± std over seeds.
 
     python bench/fewshot.py --ks 8,16,64 --seeds 13,21,42,87,100 \
-        --methods setfit-lib,ptrun-setfit,ptrun-setfit-none,ptrun-head,zero-shot,icl,icl-cal,lm-ft,lm-ft-dev,lm-lora \
+        --methods setfit-lib,ptrun-setfit,ptrun-setfit-none,ptrun-setfit-anchors,ptrun-head,zero-shot,icl,icl-cal,lm-ft,lm-ft-dev,lm-lora \
         --json-out bench/out/fewshot.json
 
 ``--data-dir`` names another set in SST-2's layout (``train.tsv``, ``dev.tsv``), e.g. the DailyDialog
@@ -23,6 +23,8 @@ Methods:
 - ``ptrun-setfit``: ``--method setfit`` with the same settings, embedding the rendered prompt of
   ``--enc-template`` (ptrun's default encoder template, sentiment/review).
 - ``ptrun-setfit-none``: the same with ``--template none`` (the raw sentence: SetFit's input).
+- ``ptrun-setfit-anchors``: ``ptrun-setfit`` with ``--setfit-anchors`` (one pseudo-example per
+  label: ``--enc-template`` rendered with the label's word as the text).
 - ``ptrun-head``: a fresh sequence-classification head (the low-data settings of
   bench/low_data.py: lr 2e-4, batch 8, 80 optimizer steps whatever k).
 - ``zero-shot``: SmolLM2 scoring the answer choices of ``--lm-template`` (once; no data).
@@ -166,6 +168,10 @@ def main(argv=None):
             if "ptrun-setfit-none" in methods:
                 add("ptrun --method setfit (--template none)", k,
                     ptrun_cell(f"ptrun-setfit-none-{tag}", train=str(subset), seed=seed, template="none", **setfit_common))
+            if "ptrun-setfit-anchors" in methods:
+                add(f"ptrun --method setfit --setfit-anchors ({a.enc_template})", k,
+                    ptrun_cell(f"ptrun-setfit-anchors-{tag}", train=str(subset), seed=seed, template=a.enc_template,
+                               setfit_anchors=True, **setfit_common))
             if "ptrun-head" in methods:
                 add("ptrun encoder head (80 steps)", k,
                     ptrun_cell(f"ptrun-head-{tag}", train=str(subset), seed=seed, model="minilm", template=a.enc_template,

@@ -93,6 +93,38 @@ def test_setfit_run_embeds_the_rendered_prompt_and_reloads(cli, tiny_encoder, se
     assert p.model(**plain).logits.tolist() != logits.tolist()  # the prompt words change the embedding
 
 
+def test_setfit_anchors_pair_each_label_word_in_the_template(cli, tiny_encoder, sentiment_files, tmp_path):
+    """--setfit-anchors: one pseudo-example per label, the prompt rendered with the label's word as
+    the text, joins the pairs and the head's data (the labels' meaning as a prior at small k)."""
+    out, plain = tmp_path / "anchored", tmp_path / "plain"
+    result = _setfit_run(cli, tiny_encoder, sentiment_files, out, "--template", "sentiment/cloze", "--setfit-anchors")
+    assert "72 pairs from 16 examples and 2 label anchors" in result.output
+    train = read_metrics(out)["train"]
+    assert train["pairs"] == 2 * 2 * (16 + 2) and train["train_sentences"] == 16
+    assert train["anchors"] == {"negative": "terrible It was", "positive": "great It was"}  # the answer choices
+    assert json.loads((out / "config.json").read_text())["config"]["setfit_anchors"] is True
+    _setfit_run(cli, tiny_encoder, sentiment_files, plain, "--template", "sentiment/cloze")
+    weights = [json.loads((run / "model" / contrastive.HEAD_FILE).read_text())["weight"] for run in (out, plain)]
+    assert weights[0] != weights[1]  # same seed and examples: the anchors changed the training
+    assert ptrun.load(str(out)).predict([{"text": "moving and wonderful"}])[0]["prediction"] in ("negative", "positive")
+
+    bare = tmp_path / "bare"
+    _setfit_run(cli, tiny_encoder, sentiment_files, bare, "--template", "none", "--setfit-anchors")
+    assert read_metrics(bare)["train"]["anchors"] == {"negative": "negative", "positive": "positive"}
+
+    result = cli("sentiment", "--model", tiny_encoder, "--train", sentiment_files["train"], "--setfit-anchors",
+                 "--output-dir", tmp_path / "full")
+    assert result.exit_code == 1 and "--setfit-anchors is an option of --method setfit" in result.output
+    assert not (tmp_path / "full").exists()
+
+    # Labels spelled as ids have no meaning to embed: refused before the run folder exists.
+    ids = write(tmp_path / "ids.tsv", "sentence\tlabel\ngreat fun\t1\nawful mess\t0\n" * 4)
+    result = cli("sentiment", "--model", tiny_encoder, "--train", ids, "--method", "setfit", "--template", "none",
+                 "--setfit-anchors", "--output-dir", tmp_path / "ids")
+    assert result.exit_code == 1 and "'0', '1' have no word" in result.output and "answer_choices" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "ids").exists()
+
+
 def test_setfit_run_serves(cli, tiny_encoder, sentiment_files, tmp_path):
     from test_serve import Server
 

@@ -107,6 +107,12 @@ def _run(cfg, callbacks=()) -> Path:
     backend = Backend(task, cfg, renderer, echo)
     # Training prompts stay zero-shot; demonstrations go into the prompts the model answers.
     rendered = {split: renderer.render_all(items, demos=split != "train") for split, items in examples.items()}
+    anchors = None
+    if cfg.setfit_anchors and not cfg.eval_only:  # checked and rendered before the run folder exists
+        from ptrun.training.contrastive import anchor_examples
+
+        made = anchor_examples(task, examples["train"][0], label_map)
+        anchors = (made, renderer.render_all(made, demos=False))
 
     target_device = pick_device(cfg.device, bf16=cfg.bf16, fp16=cfg.fp16)
     out, previous = _output_dir(task, cfg, resolved)
@@ -133,7 +139,7 @@ def _run(cfg, callbacks=()) -> Path:
 
         history = history_callback(out / folder.METRICS)
         model, results["train"] = _train(task, cfg, backend, model, tokenizer, examples["train"], rendered["train"], label_map, prompt, out,
-                                         callbacks=(history, *callbacks), evaluate=evaluate)
+                                         callbacks=(history, *callbacks), evaluate=evaluate, anchors=anchors)
     else:
         model.to(target_device)
 
@@ -175,8 +181,10 @@ def _run(cfg, callbacks=()) -> Path:
     return out
 
 
-def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, prompt, out, callbacks=(), evaluate=None):
-    """Wrap the model for the method and train it; return ``(model, training figures)``."""
+def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, prompt, out, callbacks=(), evaluate=None,
+           anchors=None):
+    """Wrap the model for the method and train it; return ``(model, training figures)``. ``anchors``:
+    ``(examples, rendered)`` of --setfit-anchors."""
     import shutil
 
     from ptrun.run.plots import length_histogram
@@ -185,8 +193,13 @@ def _train(task, cfg, backend, model, tokenizer, examples, rendered, label_map, 
 
     if cfg.method == contrastive.METHOD:  # two stages of its own: contrastive pairs, then a head
         features = backend.training_features(examples, rendered, tokenizer, label_map)
+        made, drawn = anchors or ([], [])
         model, result = contrastive.train(cfg, model, tokenizer, features, echo, out / folder.CHECKPOINTS,
-                                          callbacks=callbacks, tensorboard_dir=out / folder.TENSORBOARD)
+                                          callbacks=callbacks, tensorboard_dir=out / folder.TENSORBOARD,
+                                          anchors=backend.training_features(made, drawn, tokenizer, label_map) if made else [])
+        if made:  # what was embedded, per label (--template none: the bare word)
+            result["anchors"] = {ex.fields["label"]: r.input if r is not None else " ".join(task.texts(ex).values())
+                                 for ex, r in zip(made, drawn)}
         folder.remove_if_empty(out / folder.CHECKPOINTS)
         return model, result
     # AdaLoRA's schedule

@@ -22,6 +22,9 @@ def check(cfg) -> None:
             "metrics need its logistic-regression head, which is fitted after the contrastive stage, so there is "
             "nothing to evaluate during training.",
             hint="Leave them out; the finished run is evaluated on its validation and test splits.")
+    if cfg.setfit_anchors and cfg.method != SETFIT:
+        raise PtrunError(f"--setfit-anchors is an option of --method setfit, not --method {cfg.method}.",
+                         hint="Add --method setfit, or leave --setfit-anchors out.")
     needs_eval = [flag for flag, on in (("--early-stopping-patience", cfg.early_stopping_patience),
                                         ("--load-best", cfg.load_best)) if on]
     if needs_eval and not cfg.eval_steps:

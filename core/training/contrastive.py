@@ -7,6 +7,10 @@ CosineSimilarityLoss of sentence-transformers), then a logistic-regression head 
 fitted on the frozen embeddings. The head is stored as a linear layer, so predicting is one
 forward pass of :class:`PooledClassifier` and runs wherever the task's own head would.
 
+With ``--setfit-anchors`` each label also brings one pseudo-example to the pairs and the head:
+the prompt rendered with the label's verbalizer word as the text ("great It was"). It carries
+what the labels mean into training, a prior that counts most where examples are few.
+
 The body trains on transformers' Trainer like every other method (seed, devices, DDP, bf16,
 progress); a run folder holds the body (``model/``, a plain transformers folder) and
 ``model/pooled_head.json`` (labels, pooling, the head's weights).
@@ -22,6 +26,8 @@ from ptrun.errors import PtrunError
 
 METHOD = "setfit"
 HEAD_FILE = "pooled_head.json"
+#: Whether --method setfit adds the label anchors when --setfit-anchors is not given.
+DEFAULT_ANCHORS = False
 
 
 def is_pooled_dir(path) -> bool:
@@ -210,7 +216,27 @@ def fit_head(x, y: list[int], num_labels: int, seed: int):
     return weight, bias
 
 
-def train(cfg, model, tokenizer, features, echo, output_dir, callbacks=(), tensorboard_dir=None):
+def anchor_examples(task, example, label_map) -> list:
+    """One example per label whose text fields all read the label's verbalizer word: rendered
+    through the run's template, it is where that label's prompts should embed."""
+    bare = [label for label in label_map.labels if not any(c.isalpha() for c in label_map.word(label))]
+    if bare:
+        raise PtrunError(
+            f"--setfit-anchors: the label(s) {', '.join(repr(b) for b in bare)} have no word that says what they mean, "
+            "so their anchors would embed bare ids.",
+            hint="Use a template whose answer_choices name them (e.g. {negative: negative, positive: positive} "
+                 "for 0/1 data), or name the labels in the data.")
+    made = []
+    for label in label_map.labels:
+        blank = task.content_free(example, label_map.word(label))
+        if blank is None:
+            raise PtrunError(f"--setfit-anchors: task '{task.name}' cannot put a label's word in place of its text "
+                             "(its content_free() returns None).", hint="Leave --setfit-anchors out for this task.")
+        made.append(task.relabel(blank, label))
+    return made
+
+
+def train(cfg, model, tokenizer, features, echo, output_dir, callbacks=(), tensorboard_dir=None, anchors=()):
     """Train ``model`` (a freshly loaded encoder with the task's head) the SetFit way; return
     ``(PooledClassifier, training figures)``. ``features`` are the task's encoded examples;
     ``callbacks`` (the run's history, say) follow the contrastive stage."""
@@ -220,6 +246,8 @@ def train(cfg, model, tokenizer, features, echo, output_dir, callbacks=(), tenso
 
     PairModel, PooledClassifier = _torch_classes()
     body = model.base_model  # the encoder without the task's head
+    sentences = len(features)
+    features = [*features, *anchors]  # anchors pair and train the head like examples
     labels = [f["labels"] for f in features]
     made = pairs(labels, cfg.setfit_iterations, cfg.seed)
     pair_features = [
@@ -231,11 +259,12 @@ def train(cfg, model, tokenizer, features, echo, output_dir, callbacks=(), tenso
         for i, j, sim in made
     ]
     total = sum(p.numel() for p in body.parameters())
-    echo(f"Method {METHOD}: {len(pair_features)} pairs from {len(features)} examples "
+    with_anchors = f" and {len(anchors)} label anchors" if anchors else ""
+    echo(f"Method {METHOD}: {len(pair_features)} pairs from {sentences} examples{with_anchors} "
          f"({cfg.setfit_iterations} iterations); training the body's {total:,} parameters, then a logistic-regression head.")
     figures = trainer_train(PairModel(body), tokenizer, pair_features, PairCollator(tokenizer), cfg, output_dir,
                             callbacks=callbacks, tensorboard_dir=tensorboard_dir)
-    figures["train_sentences"] = len(features)
+    figures["train_sentences"] = sentences
     figures["pairs"] = len(pair_features)
     normalize = normalizes(getattr(model, "name_or_path", ""))
     x = embeddings(body, features, tokenizer, cfg.batch_size, normalize)
