@@ -164,10 +164,12 @@ def main(argv=None):
                 add("SetFit library (raw sentence)", k, cell(f"setfit-lib-{tag}", settings, lambda rows=rows, seed=seed: setfit_library(rows, dev, seed, a)))
             if "ptrun-setfit" in methods:
                 add(f"ptrun --method setfit ({a.enc_template})", k,
-                    ptrun_cell(f"ptrun-setfit-{tag}", train=str(subset), seed=seed, template=a.enc_template, **setfit_common))
+                    ptrun_cell(f"ptrun-setfit-{tag}", train=str(subset), seed=seed, template=a.enc_template,
+                               setfit_anchors=False, **setfit_common))
             if "ptrun-setfit-none" in methods:
                 add("ptrun --method setfit (--template none)", k,
-                    ptrun_cell(f"ptrun-setfit-none-{tag}", train=str(subset), seed=seed, template="none", **setfit_common))
+                    ptrun_cell(f"ptrun-setfit-none-{tag}", train=str(subset), seed=seed, template="none",
+                               setfit_anchors=False, **setfit_common))
             if "ptrun-setfit-anchors" in methods:
                 add(f"ptrun --method setfit --setfit-anchors ({a.enc_template})", k,
                     ptrun_cell(f"ptrun-setfit-anchors-{tag}", train=str(subset), seed=seed, template=a.enc_template,

@@ -80,7 +80,7 @@ class RunConfig:
     lora_dropout: float = option(0.1, type=("float", 0, 1), group="method", show_default=True)
     lora_targets: str | None = option(None, "Comma-separated module names LoRA adapts [default: per model type, e.g. query,value].", group="method")
     setfit_iterations: int = option(20, "--method setfit: positive and negative pairs drawn per training example.", type=("int", 1), group="method", show_default=True)
-    setfit_anchors: bool | None = option(None, "--method setfit: one anchor per label (the prompt rendered with the label's word as the text) joins the pairs and the head's training data [default: off].", type="switch", group="method")
+    setfit_anchors: bool | None = option(None, "--method setfit: one anchor per label (the prompt rendered with the label's word as the text) joins the pairs and the head's training data [default: on where the labels have words].", type="switch", group="method")
     # causal language models
     inference: str = option("auto", "Causal LMs: score ranks the answer choices by log-likelihood; generate writes an answer and maps it back. auto: score when the task has answer choices.", type=("choice", INFERENCE), group="lm", show_default=True)
     chat: bool | None = option(None, "Causal LMs: wrap the prompt in the model's chat template [default: when the model has one].", type="switch", group="lm")

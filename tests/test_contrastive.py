@@ -67,9 +67,9 @@ def test_setfit_run_embeds_the_rendered_prompt_and_reloads(cli, tiny_encoder, se
 
     out = tmp_path / "run"
     result = _setfit_run(cli, tiny_encoder, sentiment_files, out, "--template", "sentiment/cloze")
-    assert "Method setfit: 64 pairs from 16 examples" in result.output
+    assert "Method setfit: 72 pairs from 16 examples and 2 label anchors" in result.output  # anchors: the default
     train = read_metrics(out)["train"]
-    assert train["pairs"] == 64 and train["train_sentences"] == 16 and train["epochs"] == 1  # setfit's default
+    assert train["pairs"] == 72 and train["train_sentences"] == 16 and train["epochs"] == 1  # setfit's default
     assert train["head_train_accuracy"] == 1.0  # two separable phrases
     head = json.loads((out / "model" / contrastive.HEAD_FILE).read_text())
     assert head["labels"] == ["negative", "positive"] and len(head["weight"]) == 2
@@ -103,7 +103,8 @@ def test_setfit_anchors_pair_each_label_word_in_the_template(cli, tiny_encoder, 
     assert train["pairs"] == 2 * 2 * (16 + 2) and train["train_sentences"] == 16
     assert train["anchors"] == {"negative": "terrible It was", "positive": "great It was"}  # the answer choices
     assert json.loads((out / "config.json").read_text())["config"]["setfit_anchors"] is True
-    _setfit_run(cli, tiny_encoder, sentiment_files, plain, "--template", "sentiment/cloze")
+    _setfit_run(cli, tiny_encoder, sentiment_files, plain, "--template", "sentiment/cloze", "--no-setfit-anchors")
+    assert read_metrics(plain)["train"]["pairs"] == 2 * 2 * 16 and "anchors" not in read_metrics(plain)["train"]
     weights = [json.loads((run / "model" / contrastive.HEAD_FILE).read_text())["weight"] for run in (out, plain)]
     assert weights[0] != weights[1]  # same seed and examples: the anchors changed the training
     assert ptrun.load(str(out)).predict([{"text": "moving and wonderful"}])[0]["prediction"] in ("negative", "positive")
@@ -118,11 +119,27 @@ def test_setfit_anchors_pair_each_label_word_in_the_template(cli, tiny_encoder, 
     assert not (tmp_path / "full").exists()
 
     # Labels spelled as ids have no meaning to embed: refused before the run folder exists.
-    ids = write(tmp_path / "ids.tsv", "sentence\tlabel\ngreat fun\t1\nawful mess\t0\n" * 4)
+    ids = write(tmp_path / "ids.tsv", "sentence\tlabel\n" + "great fun\t1\nawful mess\t0\n" * 4)
     result = cli("sentiment", "--model", tiny_encoder, "--train", ids, "--method", "setfit", "--template", "none",
                  "--setfit-anchors", "--output-dir", tmp_path / "ids")
     assert result.exit_code == 1 and "'0', '1' have no word" in result.output and "answer_choices" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "ids").exists()
+
+
+@pytest.mark.parametrize("default", [True, False])
+def test_setfit_anchors_default(cli, tiny_encoder, sentiment_files, tmp_path, monkeypatch, default):
+    """Without the flag a run follows DEFAULT_ANCHORS and records what it did; where the labels
+    have no words the default quietly goes without anchors and says so."""
+    monkeypatch.setattr(contrastive, "DEFAULT_ANCHORS", default)
+    out = tmp_path / "run"
+    result = _setfit_run(cli, tiny_encoder, sentiment_files, out, "--template", "sentiment/cloze")
+    assert ("and 2 label anchors" in result.output) is default
+    assert ("anchors" in read_metrics(out)["train"]) is default
+    assert json.loads((out / "config.json").read_text())["config"]["setfit_anchors"] is default
+    ids = write(tmp_path / "ids.tsv", "sentence\tlabel\n" + "great fun\t1\nawful mess\t0\n" * 4)
+    result = _setfit_run(cli, tiny_encoder, {"train": ids, "test": ids}, tmp_path / "ids", "--template", "none")
+    assert ("No label anchors: the labels 0, 1 have no words" in result.output) is default
+    assert json.loads((tmp_path / "ids" / "config.json").read_text())["config"]["setfit_anchors"] is False
 
 
 def test_setfit_run_serves(cli, tiny_encoder, sentiment_files, tmp_path):
@@ -179,7 +196,8 @@ def test_a_third_party_classification_task_gets_setfit(cli, tiny_encoder, regist
     result = cli("topic-test", "--model", tiny_encoder, "--train", data, "--test", data, "--method", "setfit",
                  "--setfit-iterations", 2, "--lr", "1e-3", "--batch-size", 8, "--output-dir", out)
     assert result.exit_code == 0, result.output
-    assert read_metrics(out)["train"]["pairs"] == 2 * 2 * 12
+    assert read_metrics(out)["train"]["pairs"] == 2 * 2 * (12 + 3)  # the label anchors: "Topic of: sport", ...
+    assert read_metrics(out)["train"]["anchors"]["sport"] == "Topic of: sport"
     assert json.loads((out / "model" / contrastive.HEAD_FILE).read_text())["labels"] == ["money", "sport", "weather"]
     assert read_metrics(out)["test"]["accuracy"] == 1.0  # training data seen again: the head fits it
     assert ptrun.load(str(out)).predict([{"text": "goal in the match"}])[0]["prediction"] == "sport"

@@ -145,9 +145,9 @@ COMMANDS: dict[str, tuple] = {
     "ptrun ner --model smollm2 --eval-only --shots 4": short("--limit-eval 4"),
     # Few labelled examples, document context
     "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit": short("--limit-eval 8 --setfit-iterations 2"),
-    "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit --template none":
+    "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit --template none --no-setfit-anchors":
         short("--limit-eval 8 --setfit-iterations 2"),
-    "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit --template sentiment/plain --setfit-anchors":
+    "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit --template sentiment/plain":
         short("--limit-eval 8 --setfit-iterations 2"),
     "ptrun ner --data ../shared/datasets/conll2003 -t ner/document --max-length 256": short(CONLL_LIMITS),
     # Deploy: servers start on a free port (substituted for 8000/8080, in the curls too) and

@@ -23,10 +23,6 @@ def apply_defaults(task, cfg) -> None:
         cfg.epochs = DEFAULT_EPOCHS.get(cfg.method) or task.default_epochs
     if cfg.warmup_ratio is None and not cfg.warmup_steps and cfg.method in DEFAULT_WARMUP_RATIO:
         cfg.warmup_ratio = DEFAULT_WARMUP_RATIO[cfg.method]
-    if cfg.setfit_anchors is None and cfg.method == "setfit":
-        from ptrun.training.contrastive import DEFAULT_ANCHORS
-
-        cfg.setfit_anchors = DEFAULT_ANCHORS
     if cfg.lr is None:
         # Adapters start from zero and need larger steps than full fine-tuning.
         cfg.lr = DEFAULT_LR.get(cfg.method) or task.default_lr
