@@ -147,7 +147,7 @@ COMMANDS: dict[str, tuple] = {
     "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit": short("--limit-eval 8 --setfit-iterations 2"),
     "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit --template none --no-setfit-anchors":
         short("--limit-eval 8 --setfit-iterations 2"),
-    "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit --template sentiment/plain":
+    "ptrun sentiment --train train.tsv --k-per-class 8 --test dev.tsv --method setfit --template sentiment/text":
         short("--limit-eval 8 --setfit-iterations 2"),
     "ptrun ner --data ../shared/datasets/conll2003 -t ner/document --max-length 256": short(CONLL_LIMITS),
     # Deploy: servers start on a free port (substituted for 8000/8080, in the curls too) and

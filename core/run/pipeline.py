@@ -71,6 +71,7 @@ def _run(cfg, callbacks=()) -> Path:
     from ptrun.predictor import Predictor
     from ptrun.prompts.render import Renderer, select_demos
     from ptrun.run import interrupt
+    from ptrun.training import contrastive
 
     task = registry.get_task(cfg.task)
     broken = _warn_broken()
@@ -107,8 +108,6 @@ def _run(cfg, callbacks=()) -> Path:
     backend = Backend(task, cfg, renderer, echo)
     # Training prompts stay zero-shot; demonstrations go into the prompts the model answers.
     rendered = {split: renderer.render_all(items, demos=split != "train") for split, items in examples.items()}
-    from ptrun.training import contrastive
-
     anchors = None
     if cfg.method == contrastive.METHOD and not cfg.eval_only:  # checked and rendered before the run folder exists
         wanted = contrastive.DEFAULT_ANCHORS if cfg.setfit_anchors is None else cfg.setfit_anchors

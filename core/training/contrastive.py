@@ -7,9 +7,10 @@ CosineSimilarityLoss of sentence-transformers), then a logistic-regression head 
 fitted on the frozen embeddings. The head is stored as a linear layer, so predicting is one
 forward pass of :class:`PooledClassifier` and runs wherever the task's own head would.
 
-With label anchors (the default; ``--no-setfit-anchors`` leaves them out) each label also brings one pseudo-example to the pairs and the head:
-the prompt rendered with the label's verbalizer word as the text ("great It was"). It carries
-what the labels mean into training, a prior that counts most where examples are few.
+With label anchors (the default; ``--no-setfit-anchors`` leaves them out) each label also
+brings one pseudo-example to the pairs and the head: the prompt rendered with the label's
+verbalizer word as the text ("great It was"). It carries what the labels mean into training, a
+prior that counts where examples are few.
 
 The body trains on transformers' Trainer like every other method (seed, devices, DDP, bf16,
 progress); a run folder holds the body (``model/``, a plain transformers folder) and
@@ -26,8 +27,8 @@ from ptrun.errors import PtrunError
 
 METHOD = "setfit"
 HEAD_FILE = "pooled_head.json"
-#: Whether --method setfit adds the label anchors when --setfit-anchors is not given (on: on SST-2
-#: they added 3.1 and 1.4 points at 8 and 16 examples per class and were level at 64, bench/RESULTS.md).
+#: Whether --method setfit adds the label anchors when --setfit-anchors is not given. On: on SST-2
+#: they added 3.1 and 1.4 points at 8 and 16 examples per class, and nothing at 64 (bench/RESULTS.md).
 DEFAULT_ANCHORS = True
 
 
