@@ -110,14 +110,7 @@ def _run(cfg, callbacks=()) -> Path:
     rendered = {split: renderer.render_all(items, demos=split != "train") for split, items in examples.items()}
     anchors = None
     if cfg.method == contrastive.METHOD and not cfg.eval_only:  # checked and rendered before the run folder exists
-        wanted = contrastive.DEFAULT_ANCHORS if cfg.setfit_anchors is None else cfg.setfit_anchors
-        if wanted and cfg.setfit_anchors is None and contrastive.bare_labels(label_map):
-            echo(f"No label anchors: the labels {', '.join(label_map.labels)} have no words (give the template "
-                 "answer_choices to add them).")
-        elif wanted:
-            made = contrastive.anchor_examples(task, examples["train"][0], label_map)
-            anchors = (made, renderer.render_all(made, demos=False))
-        cfg.setfit_anchors = anchors is not None
+        anchors = contrastive.resolve_anchors(cfg, task, examples["train"][0], label_map, renderer, echo)
 
     target_device = pick_device(cfg.device, bf16=cfg.bf16, fp16=cfg.fp16)
     out, previous = _output_dir(task, cfg, resolved)

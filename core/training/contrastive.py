@@ -243,6 +243,20 @@ def anchor_examples(task, example, label_map) -> list:
     return made
 
 
+def resolve_anchors(cfg, task, example, label_map, renderer, echo):
+    """Settle ``cfg.setfit_anchors`` (unset: on where the labels have words) and return the
+    anchors as ``(examples, rendered)``, or None."""
+    if cfg.setfit_anchors is None:
+        cfg.setfit_anchors = DEFAULT_ANCHORS and not bare_labels(label_map)
+        if DEFAULT_ANCHORS and not cfg.setfit_anchors:
+            echo(f"No label anchors: the labels {', '.join(label_map.labels)} have no words (give the template "
+                 "answer_choices to add them).")
+    if not cfg.setfit_anchors:
+        return None
+    made = anchor_examples(task, example, label_map)
+    return made, renderer.render_all(made, demos=False)
+
+
 def train(cfg, model, tokenizer, features, echo, output_dir, callbacks=(), tensorboard_dir=None, anchors=()):
     """Train ``model`` (a freshly loaded encoder with the task's head) the SetFit way; return
     ``(PooledClassifier, training figures)``. ``features`` are the task's encoded examples;
