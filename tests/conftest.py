@@ -237,9 +237,8 @@ def example_env(site: Path, plugin: str) -> dict:
     return {"PYTHONPATH": os.pathsep.join(paths), **load_plugins_env(plugin)}
 
 
-
 def pytest_collection_modifyitems(config, items):
     """Run the ``slow`` tests first: under ``-n auto --dist worksteal`` the longest ones (the
-    README's commands alone are about 40% of the suite's time) start at once and the other workers
+    README's commands alone are about a third of the suite's time) start at once and the other workers
     take the short tests, instead of a long test starting last and running alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
