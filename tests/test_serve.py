@@ -84,13 +84,15 @@ class Server:
     """``ptrun serve ARGS`` in a subprocess on a free port; its output goes to a log file."""
 
     def __init__(self, args, log: Path, env=None):
+        """``env``: variables to set for the server (None: to remove)."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
         self._log = open(log, "w", encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ptrun.cli", "serve", *map(str, args), "--port", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})),
+            stdout=self._log, stderr=subprocess.STDOUT,  # an env value of None removes the variable
+            env={k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None},
         )
         self.client = httpx.Client(base_url=self.url, timeout=60)
 
@@ -188,7 +190,10 @@ def _error(response, status: int, param=None) -> dict:
 
 # -- the endpoints ------------------------------------------------------------------------
 def test_health_ready_models(main_server, tiny_llama):
-    assert main_server.client.get("/health").json() == {"status": "ok"}  # no key needed
+    import torch
+
+    threads = int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())  # what the server inherits
+    assert main_server.client.get("/health").json() == {"status": "ok", "torch_threads": threads}  # no key needed
     ready = main_server.client.get("/ready", headers=AUTH)
     assert ready.status_code == 200 and ready.json()["models"] == {"sst-run": "ready", "lm": "ready"}
     models = main_server.client.get("/v1/models", headers=AUTH).json()

@@ -12,6 +12,7 @@ something.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -385,7 +386,9 @@ def test_two_workers_share_the_port_and_answer_as_one_server(lm_server, tiny_lla
         return httpx.post(url + "/v1/completions", json={"model": "lm", "prompt": p, "max_tokens": 4, "temperature": 0}, timeout=60)
 
     texts = [complete(lm_server.url, p).json()["choices"][0]["text"] for p in prompts]
-    server = Server(["--model", f"lm={tiny_llama}", "--task", "sentiment", "--workers", 2], tmp_path / "server.log")
+    # Without OMP_NUM_THREADS (which this suite sets under xdist) each worker gets half the cores.
+    server = Server(["--model", f"lm={tiny_llama}", "--task", "sentiment", "--workers", 2], tmp_path / "server.log",
+                    env={"OMP_NUM_THREADS": None})
     try:
         ready, deadline = set(), time.monotonic() + 180
         while len(ready) < 2:  # each connection goes to one worker; wait until both are warm
@@ -398,6 +401,8 @@ def test_two_workers_share_the_port_and_answer_as_one_server(lm_server, tiny_lla
                 pass
             time.sleep(0.05)
         assert server.proc.pid not in {int(p) for p in ready}  # workers, not the supervisor
+        cores = len(os.sched_getaffinity(0))
+        assert f"2 workers with {max(1, cores // 2)} torch thread(s) each" in server.log()
 
         def predict(i):  # a fresh connection per request, as from many clients
             return httpx.post(server.url + "/v1/predict", json={"model": "lm", "inputs": [inputs[i]]}, timeout=60)
@@ -408,6 +413,13 @@ def test_two_workers_share_the_port_and_answer_as_one_server(lm_server, tiny_lla
         assert [r.json()["predictions"][0] | {"id": None} for r in got] == [e | {"id": None} for e in expected]
         assert [r.json()["choices"][0]["text"] for r in completions] == texts
         assert {r.headers["x-ptrun-worker"] for r in got + completions} == ready  # both answered
+        threads = set()
+        for _ in range(500):  # each worker says how many torch threads it runs
+            r = httpx.get(server.url + "/health", timeout=10)
+            threads.add((r.headers["x-ptrun-worker"], r.json()["torch_threads"]))
+            if len(threads) == 2:
+                break
+        assert threads == {(w, max(1, cores // 2)) for w in ready}
         server.proc.terminate()
         assert server.proc.wait(60) == 0, server.log()
     finally:

@@ -133,7 +133,8 @@ def create_app(models: list, *, api_key: str | None = None, max_inputs: int = 25
 
     @app.get("/health")
     async def health():
-        return {"status": "ok"}
+        torch = sys.modules.get("torch")  # imported by the model loader; /health never waits for it
+        return {"status": "ok", **({"torch_threads": torch.get_num_threads()} if torch else {})}
 
     @app.get("/ready")
     async def ready():

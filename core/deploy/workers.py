@@ -2,8 +2,10 @@
 
 The server keeps no state between requests, so replicas need nothing from each other: uvicorn's
 supervisor starts N worker processes (each loads its own copy of the models and batches its own
-requests) and the kernel spreads the connections over them. The parent passes what to serve in
-an environment variable, as the workers are fresh interpreters; a worker whose model fails to
+requests) and the kernel spreads the connections over them. Each worker gets its share of the
+cores for torch (``OMP_NUM_THREADS``, unless set): torch's default of one thread per core in every
+worker oversubscribes the machine, and spinning OpenMP threads then slow every worker down many
+times over. The parent passes what to serve in an environment variable, as the workers are fresh interpreters; a worker whose model fails to
 load writes why to a file and stops the parent, which then exits 1 with that message.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,12 +37,22 @@ def app_from_env():
                       max_body_bytes=spec["max_body_bytes"], on_fatal=on_fatal)
 
 
+def threads_per_worker(workers: int) -> int:
+    """The cores this process may use, shared out among ``workers`` processes (at least one each)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // workers)
+
+
 def run_workers(workers: int, models: list[dict], app_options: dict, server_options: dict) -> str | None:
     """Serve with ``workers`` processes until SIGTERM or SIGINT; the failure message of a model
     that could not load, else None. ``models`` are ServedModel keyword arguments."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    if not os.environ.get("OMP_NUM_THREADS"):
+        os.environ["OMP_NUM_THREADS"] = str(threads_per_worker(workers))
+    print(f"ptrun serve: {workers} workers with {os.environ['OMP_NUM_THREADS']} torch thread(s) each "
+          "(OMP_NUM_THREADS sets it)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="ptrun-serve-") as tmp:
         failed = Path(tmp) / "failed"
         os.environ[SPEC_ENV] = json.dumps({"models": models, "failed": str(failed), **app_options})
