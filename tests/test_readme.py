@@ -607,7 +607,7 @@ SST2_RUN = ("ptrun sentiment --train train.tsv --validation dev.tsv --test test.
             "--lr 5e-5 --batch-size 16 --max-length 128 --seed 42 --output-dir runs/sst2")
 
 #: README.md runs in parts, each in its own scratch folder, so that pytest-xdist runs them side by
-#: side (together they are about 16 minutes on 2 cores, a third of the suite): the heading each
+#: side (10.6 and 8.6 minutes of the suite's 27 on 2 cores with -n auto): the heading each
 #: part starts at (it runs to the next part's) and the earlier commands whose run folders it uses.
 README_PARTS = {
     "to-python-api": ("# ptrun", ()),

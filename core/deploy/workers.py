@@ -5,8 +5,9 @@ supervisor starts N worker processes (each loads its own copy of the models and 
 requests) and the kernel spreads the connections over them. Each worker gets its share of the
 cores for torch (``OMP_NUM_THREADS``, unless set): torch's default of one thread per core in every
 worker oversubscribes the machine, and spinning OpenMP threads then slow every worker down many
-times over. The parent passes what to serve in an environment variable, as the workers are fresh interpreters; a worker whose model fails to
-load writes why to a file and stops the parent, which then exits 1 with that message.
+times over. The parent passes what to serve in an environment variable, as the workers are fresh
+interpreters; a worker whose model fails to load writes why to a file and stops the parent, which
+then exits 1 with that message.
 """
 
 from __future__ import annotations
