@@ -22,10 +22,11 @@ def _share_the_cores() -> None:
     process, and its OpenMP threads spin while they wait: on two cores, beside a training run with
     two threads, SmolLM2 generation ran 8x slower with two threads than with one."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers < 2 or "OMP_NUM_THREADS" in os.environ:
+    if workers < 2 or os.environ.get("OMP_NUM_THREADS"):
         return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    os.environ["OMP_NUM_THREADS"] = str(max(1, cores // workers))
+    from ptrun.deploy.workers import threads_per_worker  # the rule `ptrun serve --workers` applies
+
+    os.environ["OMP_NUM_THREADS"] = str(threads_per_worker(workers))
     if "torch" in sys.modules:  # imported by another plugin before this file: too late for the variable
         sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
