@@ -553,7 +553,8 @@ def test_short_commands_run_on_the_standins(tmp_path, standins):
     env = base_env()
     env["PTRUN_LOAD_PLUGINS"] = PINNED_PLUGINS
     session = Session(tmp_path, env, standins=standins)
-    code = "import ptrun; print(ptrun.resolve_model('minilm').path); print(ptrun.resolve_model('smollm2').path)"
+    # locate(), not resolve_model(): the real smollm2 would convert its GGUF file first.
+    code = "from ptrun import registry; print(*(registry.models()[a].locate() for a in ('minilm', 'smollm2')))"
     for kind, expected in (("short", json.loads(standins["models"])), ("run", None)):
         proc = subprocess.run([sys.executable, "-c", code], env=session.env_for(kind), capture_output=True, text=True,
                               check=True)
