@@ -207,7 +207,7 @@ def main(argv=None):
             summary[method][k] = {"mean": statistics.mean(accs), "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
                                   "n": len(accs), "accuracies": accs,
                                   "train_s_mean": statistics.mean(c.get("train_s", 0) for c in cells)}
-    print(f"\nSST-2 dev ({len(dev)} sentences) accuracy, mean ± std (n-1) over seeds {a.seeds}")
+    print(f"\n{Path(a.data_dir).name} dev ({len(dev)} sentences) accuracy, mean ± std (n-1) over seeds {a.seeds}")
     print("| method | " + " | ".join(f"k={k}" for k in ks) + " |")
     print("|---" * (len(ks) + 1) + "|")
     for method, per_k in summary.items():
