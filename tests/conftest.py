@@ -161,13 +161,14 @@ def smollm2_tokenizer_files(out: Path) -> Path:
     return out
 
 
-def build_tiny_llama(out: Path) -> Path:
-    """Save a 2-layer, 32-wide Llama causal LM built from a config, with the real SmolLM2
-    tokenizer (and its chat template), in ``out``."""
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide Llama causal LM built from a config, with the real SmolLM2 tokenizer
+    (and its chat template)."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    smollm2_tokenizer_files(out)
+    out = smollm2_tokenizer_files(tmp_path_factory.mktemp("tiny-llama"))
     tokenizer = AutoTokenizer.from_pretrained(str(out))
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -185,13 +186,6 @@ def build_tiny_llama(out: Path) -> Path:
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(out)
     return out
-
-
-@pytest.fixture(scope="session")
-def tiny_llama(tmp_path_factory) -> Path:
-    """A 2-layer, 32-wide Llama causal LM built from a config, with the real SmolLM2 tokenizer
-    (and its chat template)."""
-    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 def read_metrics(run_dir: Path) -> dict:

@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import PINNED_PLUGINS, REPO, SHARED, build_tiny_encoder, build_tiny_llama, install_package
+from conftest import PINNED_PLUGINS, REPO, SHARED, build_tiny_encoder, install_package
 
 DOCS = ["README.md", "examples/ptrun-intent/README.md", "examples/ptrun-nli/README.md"]
 BIN = Path(sys.executable).parent
@@ -538,13 +538,13 @@ STANDIN_PLUGIN = "standin_models"
 
 
 @pytest.fixture(scope="module")
-def standins(tmp_path_factory) -> dict:
+def standins(tmp_path_factory, tiny_llama) -> dict:
     """The stand-in models of ``short`` commands: the plugin's install folder and its
-    ``PTRUN_STANDIN_MODELS`` (positions for the documents' longest ``--max-length``, 512)."""
+    ``PTRUN_STANDIN_MODELS`` (the suite's tiny Llama; a tiny BERT with positions for the
+    documents' longest ``--max-length``, 512, where the suite's has 128)."""
     site = install_package(tmp_path_factory, REPO / "tests" / "fixtures" / "standin-models", "ptrun_standin_models")
     encoder = build_tiny_encoder(tmp_path_factory.mktemp("standin-minilm"), max_position_embeddings=512)
-    causal = build_tiny_llama(tmp_path_factory.mktemp("standin-smollm2"))
-    models = {"minilm": {"path": str(encoder), "kind": "encoder"}, "smollm2": {"path": str(causal), "kind": "causal-lm"}}
+    models = {"minilm": {"path": str(encoder), "kind": "encoder"}, "smollm2": {"path": str(tiny_llama), "kind": "causal-lm"}}
     return {"site": str(site), "models": json.dumps(models)}
 
 
@@ -555,14 +555,16 @@ def test_short_commands_run_on_the_standins(tmp_path, standins):
     session = Session(tmp_path, env, standins=standins)
     # locate(), not resolve_model(): the real smollm2 would convert its GGUF file first.
     code = "from ptrun import registry; print(*(registry.models()[a].locate() for a in ('minilm', 'smollm2')))"
-    for kind, expected in (("short", json.loads(standins["models"])), ("run", None)):
+    models = json.loads(standins["models"])
+    standin_paths = [models["minilm"]["path"], models["smollm2"]["path"]]
+    for kind in ("short", "run"):
         proc = subprocess.run([sys.executable, "-c", code], env=session.env_for(kind), capture_output=True, text=True,
                               check=True)
         paths = proc.stdout.split()
-        if expected:
-            assert paths == [expected["minilm"]["path"], expected["smollm2"]["path"]]
+        if kind == "short":
+            assert paths == standin_paths
         else:
-            assert not set(paths) & {m["path"] for m in json.loads(standins["models"]).values()}
+            assert not set(paths) & set(standin_paths)
 
 
 #: Seconds per executed command, printed at the end of each sequence (pytest -s) for tuning.
